@@ -1,0 +1,1 @@
+"""The `putdesk` command tree (argparse; never loads Textual except for `putdesk console`)."""
