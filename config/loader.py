@@ -62,7 +62,9 @@ def default_config_path() -> Path:
     return user if user.exists() else SHIPPED_CONFIG
 
 
-def _line_index(node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[Any, ...], int]) -> None:
+def _line_index(
+    node: yaml.Node, path: tuple[str | int, ...], out: dict[tuple[Any, ...], int]
+) -> None:
     out[path] = node.start_mark.line + 1
     if isinstance(node, yaml.MappingNode):
         for key_node, value_node in node.value:

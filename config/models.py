@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Literal
 
@@ -23,7 +23,7 @@ class Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True)
 
 
-class AutomationLevel(str, Enum):
+class AutomationLevel(StrEnum):
     """A: assisted, B: semi-auto (Auto-Select fills the lineup), C: full auto (headless)."""
 
     A = "A"
@@ -96,9 +96,7 @@ class SelectionConfig(Strict):
     dte_preference: Literal["shortest", "closest_to_target"] = "shortest"
     dte_target: int = Field(7, ge=0, le=365)
     min_premium: Decimal = Field(Decimal("0.10"), ge=0, description="Minimum bid per share")
-    max_spread_pct: float = Field(
-        25.0, gt=0, le=200, description="Max bid/ask spread as % of mid"
-    )
+    max_spread_pct: float = Field(25.0, gt=0, le=200, description="Max bid/ask spread as % of mid")
     min_volume: int = Field(0, ge=0)
     min_open_interest: int = Field(50, ge=0)
     finalists_per_symbol: int = Field(3, ge=1, le=10, description="Strikes sent to what-if")
@@ -139,7 +137,16 @@ class UniverseConfig(Strict):
 
     watchlist: list[str] = Field(
         default_factory=lambda: [
-            "AAPL", "MSFT", "NVDA", "AMZN", "GOOGL", "META", "JPM", "XOM", "UNH", "HD",
+            "AAPL",
+            "MSFT",
+            "NVDA",
+            "AMZN",
+            "GOOGL",
+            "META",
+            "JPM",
+            "XOM",
+            "UNH",
+            "HD",
         ]
     )
     use_ibkr_scanner: bool = False
@@ -246,7 +253,9 @@ class ConsoleConfig(Strict):
         try:
             ZoneInfo(v)
         except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {v!r} (use an IANA name like Australia/Sydney)") from exc
+            raise ValueError(
+                f"unknown time zone {v!r} (use an IANA name like Australia/Sydney)"
+            ) from exc
         return v
 
 

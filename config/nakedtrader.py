@@ -53,9 +53,10 @@ class NakedTraderConfig(Strict):
             )
         if self.entry_start >= self.entry_end:
             raise ValueError("entry window is empty: entry_start must be before entry_end")
-        if self.trading_class is not None and self.trading_class not in TRADING_CLASSES[
-            self.instrument
-        ]:
+        if (
+            self.trading_class is not None
+            and self.trading_class not in TRADING_CLASSES[self.instrument]
+        ):
             allowed = ", ".join(TRADING_CLASSES[self.instrument])
             raise ValueError(
                 f"trading_class {self.trading_class!r} is not listed for {self.instrument} "

@@ -201,7 +201,9 @@ class Result(BaseModel):
         return cls(ok=True, data=data)
 
     @classmethod
-    def fail(cls, error: str, *, code: str | None = None, exit_code: int = ExitCode.ERROR) -> Result:
+    def fail(
+        cls, error: str, *, code: str | None = None, exit_code: int = ExitCode.ERROR
+    ) -> Result:
         return cls(ok=False, exit_code=exit_code, error=error, reason_code=code)
 
     @classmethod

@@ -56,9 +56,24 @@ def _check(args: argparse.Namespace) -> int:
             load_config(path)
     except ConfigError as exc:
         if args.json:
-            print(json.dumps({"ok": False, "file": str(path), "problems": [
-                {"source": p.source, "line": p.line, "field": p.field, "message": p.message}
-                for p in exc.problems]}, indent=2))
+            print(
+                json.dumps(
+                    {
+                        "ok": False,
+                        "file": str(path),
+                        "problems": [
+                            {
+                                "source": p.source,
+                                "line": p.line,
+                                "field": p.field,
+                                "message": p.message,
+                            }
+                            for p in exc.problems
+                        ],
+                    },
+                    indent=2,
+                )
+            )
         else:
             print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
             for prob in exc.problems:

@@ -118,12 +118,16 @@ class Store:
             else:
                 await self.conn.execute("COMMIT")
 
-    async def fetchall(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> list[dict[str, Any]]:
+    async def fetchall(
+        self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()
+    ) -> list[dict[str, Any]]:
         async with self.conn.execute(sql, params) as cur:
             rows = await cur.fetchall()
         return [dict(r) for r in rows]
 
-    async def fetchone(self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()) -> dict[str, Any] | None:
+    async def fetchone(
+        self, sql: str, params: Iterable[Any] | Mapping[str, Any] = ()
+    ) -> dict[str, Any] | None:
         async with self.conn.execute(sql, params) as cur:
             row = await cur.fetchone()
         return dict(row) if row is not None else None

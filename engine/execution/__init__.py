@@ -1,0 +1,1 @@
+"""Execution at the open: Stage 2, two-tier pricing, brackets, watcher, recovery, kill switch."""
