@@ -1,4 +1,4 @@
-"""Broker failures carry a Reason (stable code + human text); IBKR error codes are classified here."""
+"""Broker failures carry a Reason (stable code + human text); IBKR error codes classified."""
 
 from __future__ import annotations
 

@@ -28,7 +28,7 @@ def is_index(symbol: str) -> bool:
 
 
 def tick_for(price: Decimal, symbol: str) -> Decimal:
-    """The minimum tick at `price`: stocks 0.01 below $3 else 0.05; index 0.05 below $3 else 0.10."""
+    """The tick at `price`: stocks 0.01 below $3 else 0.05; index 0.05 below $3 else 0.10."""
     below = price < THREE
     if is_index(symbol):
         return Decimal("0.05") if below else Decimal("0.10")
@@ -123,9 +123,7 @@ def tier1_price(
                 f"ask {ask} is below the minimum premium {min_premium}",
             )
         price = floor
-    return price, Reason(
-        "price.tier1", f"tier 1 {mode}: bid {bid} ask {ask} -> limit {price}"
-    )
+    return price, Reason("price.tier1", f"tier 1 {mode}: bid {bid} ask {ask} -> limit {price}")
 
 
 def tier2_price(
@@ -156,8 +154,9 @@ def tier2_price(
     target = current_limit - (current_limit - bid) * Decimal(str(step))
     price = max(round_to_tick(max(target, Decimal("0.01")), symbol, "up"), lowest)
     if price >= current_limit:
-        price = round_to_tick(current_limit - tick_for(current_limit - Decimal("0.001"), symbol),
-                              symbol, "down")
+        price = round_to_tick(
+            current_limit - tick_for(current_limit - Decimal("0.001"), symbol), symbol, "down"
+        )
         price = max(price, lowest)
         if price >= current_limit:
             return None, Reason(

@@ -81,8 +81,9 @@ def _check_strike(
 ) -> Reason | None:
     otm = otm_pct(und, strike)
     if otm < guards.min_otm_pct:
-        return Reason("stage2.otm_too_small", f"strike {strike:g} is {otm:.2f}% OTM < "
-                      f"{guards.min_otm_pct:g}%")
+        return Reason(
+            "stage2.otm_too_small", f"strike {strike:g} is {otm:.2f}% OTM < {guards.min_otm_pct:g}%"
+        )
     problem = quote_problem(quote, now, guards.max_quote_age_s)
     if problem is not None:
         return problem
@@ -129,8 +130,11 @@ def validate(
         if problem is None:
             return (
                 Stage2Decision("keep", staged.lineup_id, opt, q, otm_pct(und, opt.strike)),
-                Reason("stage2.fast_path", f"strike {opt.strike:g} still "
-                       f"{otm_pct(und, opt.strike):.2f}% OTM, bid {q.bid if q else None}"),
+                Reason(
+                    "stage2.fast_path",
+                    f"strike {opt.strike:g} still "
+                    f"{otm_pct(und, opt.strike):.2f}% OTM, bid {q.bid if q else None}",
+                ),
             )
     else:
         idx0 = min(range(len(strikes)), key=lambda i: abs(strikes[i] - staged_f))
@@ -146,8 +150,12 @@ def validate(
             f"underlying {und:g}: a {guards.min_otm_pct:g}% OTM strike (<= {needed:.2f}) is more "
             f"than {guards.max_strikes_moved} strikes from {staged_f:g}",
         )
-    qualifying.sort(key=lambda iq: (abs(otm_pct(und, iq[1][0].strike) - target_otm),
-                                    -otm_pct(und, iq[1][0].strike)))
+    qualifying.sort(
+        key=lambda iq: (
+            abs(otm_pct(und, iq[1][0].strike) - target_otm),
+            -otm_pct(und, iq[1][0].strike),
+        )
+    )
     first_problem: Reason | None = None
     for i, (opt, q) in qualifying:
         problem = _check_strike(q, und, opt.strike, guards, now)
@@ -159,7 +167,8 @@ def validate(
                 Reason(
                     "stage2.adapted",
                     f"strike {staged_f:g} -> {opt.strike:g} ({moved} strikes, {otm:.2f}% OTM vs "
-                    f"staged {staged.otm_pct:.2f}%, underlying {und:g}, bid {q.bid if q else None})",
+                    f"staged {staged.otm_pct:.2f}%, underlying {und:g}, "
+                    f"bid {q.bid if q else None})",
                 ),
             )
         first_problem = first_problem or problem

@@ -74,9 +74,7 @@ def bs_price(S: float, K: float, T: float, r: float, q: float, sigma: float, rig
     return S * dq * norm_cdf(d1) - K * dr * norm_cdf(d2)
 
 
-def bs_greeks(
-    S: float, K: float, T: float, r: float, q: float, sigma: float, right: str
-) -> Greeks:
+def bs_greeks(S: float, K: float, T: float, r: float, q: float, sigma: float, right: str) -> Greeks:
     """Price and greeks. Vega per 1 vol point (0.01), theta per calendar day (/365)."""
     put = _is_put(right)
     if T <= _MIN_T or sigma <= _MIN_SIGMA:
@@ -173,10 +171,9 @@ def strike_for_delta(
     def sigma_at(k: float) -> float:
         return float(vol_fn(k)) if callable(vol_fn) else float(vol_fn)
 
-    if put:
-        d1 = _N.inv_cdf(1.0 - target_abs_delta / dq)  # N(d1) - 1 = -delta/dq
-    else:
-        d1 = _N.inv_cdf(target_abs_delta / dq)
+    # put: N(d1) - 1 = -delta/dq; call: N(d1) = delta/dq
+    p_d1 = 1.0 - target_abs_delta / dq if put else target_abs_delta / dq
+    d1 = _N.inv_cdf(p_d1)
     k = S
     for _ in range(100):
         sigma = max(sigma_at(k), _MIN_SIGMA)

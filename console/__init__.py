@@ -1,0 +1,1 @@
+"""The putdesk operator console (Textual). Talks to the engine only through EngineAPI."""

@@ -1,0 +1,723 @@
+"""The putdesk console App: owns the console state, talks to the engine only via EngineAPI.
+
+Workers (`@work`) only call the API and post messages (console.messages); the `@on`
+handlers here own the state and hand it to the main screen, which renders visible panes.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import signal
+import time
+from collections.abc import Callable
+from typing import Any, ClassVar
+
+from textual import on, work
+from textual.app import App
+from textual.binding import BindingType
+from textual.timer import Timer
+from textual.widgets import Collapsible
+from textual.worker import Worker, WorkerState
+
+from config.models import PutdeskConfig
+from console import messages as m
+from console.commands import PutdeskCommands
+from console.engine_link import ApiFactory, EngineAPI, close_api
+from console.keymap import APP_BINDINGS, validate_keymap
+from console.screens.confirm import ConfirmScreen
+from console.screens.help import HelpScreen
+from console.screens.main import MainScreen
+from console.shapes import (
+    candidate_view,
+    command_summary,
+    lineup_view,
+    orders_view,
+    positions_view,
+    scan_view,
+    status_view,
+)
+from console.themes import CSS_FILE, DEFAULT_THEME, DOMAIN_DEFAULTS, load_themes
+from console.widgets.activity import ActivityLog
+from console.widgets.budget import BudgetGauges
+from console.widgets.header import StatusHeader, account_kind
+from console.widgets.lineup import LineupTable
+from console.widgets.scanner import CandidateDetail, ScannerTable
+from console.widgets.settings import SettingsForm
+from engine.api.models import (
+    Approve,
+    AutoSelect,
+    ClearLineup,
+    Cmd,
+    Event,
+    ExecuteNow,
+    GetEvents,
+    GetLineup,
+    GetOrders,
+    GetPositions,
+    GetScan,
+    GetSettings,
+    GetStatus,
+    Kill,
+    NtRun,
+    NtStatus,
+    Result,
+    Resume,
+    SaveSettings,
+    Scan,
+    SetQuantity,
+    Stage,
+    Unstage,
+)
+
+#: Which sections an event kind makes stale (refetched after the event).
+EVENT_REFRESH: dict[str, tuple[str, ...]] = {
+    "engine.state": ("status",),
+    "connection": ("status",),
+    "account": ("status",),
+    "scan.finished": ("scan", "status"),
+    "lineup.changed": ("lineup", "status"),
+    "order.status": ("positions",),
+    "order.fill": ("positions", "status"),
+    "trade.opened": ("positions", "nt"),
+    "trade.closed": ("positions", "nt"),
+    "nakedtrader": ("nt",),
+}
+
+#: Which sections a finished command makes stale.
+COMMAND_REFRESH: dict[str, tuple[str, ...]] = {
+    "scan": ("scan", "status"),
+    "auto_select": ("lineup", "scan", "status"),
+    "stage": ("lineup", "scan", "status"),
+    "unstage": ("lineup", "scan", "status"),
+    "set_quantity": ("lineup", "status"),
+    "approve": ("lineup",),
+    "clear_lineup": ("lineup", "scan", "status"),
+    "execute_now": ("lineup", "positions", "status"),
+    "kill": ("status", "positions"),
+    "resume": ("status",),
+    "nt_run": ("nt", "positions"),
+    "save_settings": ("settings", "status"),
+}
+
+#: Refusals that are normal states rather than problems (e.g. no scan yet today).
+QUIET_CODES = {"no_scan"}
+
+RENDER_INTERVAL_S = 0.05  # scanner redraws are coalesced to at most 20 per second
+
+
+class PutdeskApp(App[int]):
+    """The operator console."""
+
+    TITLE = "putdesk"
+    CSS_PATH = str(CSS_FILE)
+    BINDINGS: ClassVar[list[BindingType]] = list(APP_BINDINGS)
+    COMMANDS = App.COMMANDS | {PutdeskCommands}
+    ENABLE_COMMAND_PALETTE = True
+
+    def __init__(
+        self,
+        api_factory: ApiFactory,
+        *,
+        config: PutdeskConfig | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+        local_zone: dt.tzinfo | None = None,
+        theme: str | None = None,
+        status_poll_s: float = 2.0,
+        clock_tick_s: float = 1.0,
+        handle_signals: bool = False,
+        use_calendar: bool = True,
+    ) -> None:
+        self.config = config or PutdeskConfig()
+        self._started = time.perf_counter()
+        super().__init__()
+        self.api_factory = api_factory
+        self.api: EngineAPI | None = None
+        self.now = now or (lambda: dt.datetime.now(dt.UTC))
+        self.local_zone = local_zone or _local_zone(self.config.console.local_timezone)
+        self.status_poll_s = status_poll_s
+        self.clock_tick_s = clock_tick_s
+        self.handle_signals = handle_signals
+        self.use_calendar = use_calendar
+        self.override_closed = False
+        self.state: dict[str, Any] = {
+            "status": {},
+            "scan": {},
+            "progress": {},
+            "lineup": {},
+            "positions": {},
+            "orders": {},
+            "nt": {},
+            "settings": {},
+        }
+        self.startup_ms: float | None = None
+        self.keymap: dict[str, str] = dict(self.config.console.keymap)
+        self._poll_timer: Timer | None = None
+        self._render_timer: Timer | None = None
+        self._pending_quantity: dict[int, int] = {}
+        for t in load_themes():
+            self.register_theme(t)
+        self._theme_name = theme or self.config.console.theme or DEFAULT_THEME
+        if not self.config.console.animations:
+            self.animation_level = "none"
+
+    # -- set-up -----------------------------------------------------------------------
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return dict(DOMAIN_DEFAULTS)
+
+    def on_mount(self) -> None:
+        try:
+            self.theme = self._theme_name
+        except Exception:
+            self.theme = DEFAULT_THEME
+            self.log_activity("notice", "warning", f"unknown theme {self._theme_name!r}")
+        problems = validate_keymap(self.keymap)
+        for p in problems:
+            self.log_activity("notice", "warning", f"keymap: {p}")
+        self.set_keymap({k: v for k, v in self.keymap.items() if not validate_keymap({k: v})})
+        self.push_screen(MainScreen(self.now, self.local_zone))
+        self.set_interval(self.clock_tick_s, self._tick_clock)
+        if self.handle_signals:
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGHUP, signal.SIGTERM):
+                try:
+                    loop.add_signal_handler(sig, self._terminal_gone)
+                except (NotImplementedError, RuntimeError, ValueError):
+                    pass
+        self.attach()
+
+    def on_ready(self) -> None:
+        self.startup_ms = (time.perf_counter() - self._started) * 1000
+        if self.use_calendar:
+            self.load_calendar()
+        self.log.info(f"putdesk console first frame after {self.startup_ms:.0f} ms")
+
+    def _terminal_gone(self) -> None:
+        """SIGHUP/SIGTERM (the terminal or SSH session went away): leave cleanly."""
+        self.exit(0)
+
+    async def on_unmount(self) -> None:
+        if self.api is not None:
+            api, self.api = self.api, None
+            try:
+                await asyncio.wait_for(close_api(api), timeout=5)
+            except Exception as exc:
+                self.log.error(f"closing the engine API: {exc}")
+
+    @property
+    def main(self) -> MainScreen | None:
+        for s in self.screen_stack:
+            if isinstance(s, MainScreen):
+                return s
+        return None
+
+    def _tick_clock(self) -> None:
+        if self.main is not None:
+            self.main.query_one(StatusHeader).refresh_text()
+
+    # -- workers: each only calls the API and posts messages ----------------------------
+    @work(exclusive=True, group="engine", exit_on_error=False)
+    async def attach(self) -> None:
+        try:
+            api = await self.api_factory()
+        except Exception as exc:
+            self.post_message(m.EngineLost(f"cannot reach the engine: {exc}"))
+            return
+        self.api = api
+        self.post_message(m.EngineAttached(type(api).__name__))
+
+    @work(thread=True, exclusive=True, group="calendar", exit_on_error=False)
+    def load_calendar(self) -> None:
+        """The NYSE calendar (pandas underneath) loads in a thread, after the first frame."""
+        from engine.market.calendar import MarketCalendar
+
+        cal = MarketCalendar()
+        cal.is_open(self.now())  # reads the schedule now, not on the UI thread later
+        self.post_message(m.CalendarReady(cal))
+
+    @work(exclusive=True, group="events", exit_on_error=False)
+    async def consume_events(self) -> None:
+        api = self.api
+        if api is None:
+            return
+        try:
+            async for ev in api.events():
+                if ev.kind == "scan.progress":
+                    self.post_message(m.ScanProgress(ev.data))
+                else:
+                    self.post_message(m.EngineEvent(ev))
+        except Exception as exc:
+            self.post_message(m.EngineLost(f"event stream ended: {exc}"))
+            return
+        if self.api is not None:
+            self.post_message(m.EngineLost("the engine closed the event stream"))
+
+    async def _get(self, cmd: Cmd) -> Result | None:
+        api = self.api
+        if api is None:
+            return None
+        result = await api.request(cmd)
+        if not result.ok:
+            self.post_message(m.RefreshFailed(str(getattr(cmd, "cmd", "")), result))
+            return None
+        return result
+
+    @work(exclusive=True, group="refresh-status", exit_on_error=False)
+    async def refresh_status(self) -> None:
+        r = await self._get(GetStatus())
+        if r is not None:
+            self.post_message(m.StatusUpdated(r.data))
+
+    @work(exclusive=True, group="refresh-scan", exit_on_error=False)
+    async def refresh_scan(self) -> None:
+        r = await self._get(GetScan())
+        if r is not None:
+            self.post_message(m.ScanUpdated(r.data))
+
+    @work(exclusive=True, group="refresh-lineup", exit_on_error=False)
+    async def refresh_lineup(self) -> None:
+        r = await self._get(GetLineup())
+        if r is not None:
+            self.post_message(m.LineupUpdated(r.data))
+
+    @work(exclusive=True, group="refresh-positions", exit_on_error=False)
+    async def refresh_positions(self) -> None:
+        p = await self._get(GetPositions())
+        if p is not None:
+            self.post_message(m.PositionsUpdated(p.data))
+        o = await self._get(GetOrders())
+        if o is not None:
+            self.post_message(m.OrdersUpdated(o.data))
+
+    @work(exclusive=True, group="refresh-nt", exit_on_error=False)
+    async def refresh_nt(self) -> None:
+        r = await self._get(NtStatus())
+        if r is not None:
+            self.post_message(m.NtUpdated(r.data))
+
+    @work(exclusive=True, group="refresh-settings", exit_on_error=False)
+    async def refresh_settings(self) -> None:
+        r = await self._get(GetSettings())
+        if r is not None:
+            self.post_message(m.SettingsLoaded(r.data))
+
+    @work(exclusive=True, group="refresh-events", exit_on_error=False)
+    async def load_history(self) -> None:
+        r = await self._get(GetEvents(limit=200))
+        if r is not None:
+            raw = r.data.get("events") or []
+            events = [e if isinstance(e, Event) else Event.model_validate(e) for e in raw]
+            self.post_message(m.EventsLoaded(events))
+
+    @work(exclusive=False, group="commands", exit_on_error=False)
+    async def send(self, label: str, cmd: Cmd) -> None:
+        api = self.api
+        if api is None:
+            self.post_message(
+                m.CommandDone(label, Result.fail("not attached to the engine", code="no_engine"))
+            )
+            return
+        result = await api.request(cmd)
+        self.post_message(m.CommandDone(label, result))
+
+    def refresh_sections(self, *names: str) -> None:
+        for name in dict.fromkeys(names):
+            {
+                "status": self.refresh_status,
+                "scan": self.refresh_scan,
+                "lineup": self.refresh_lineup,
+                "positions": self.refresh_positions,
+                "nt": self.refresh_nt,
+                "settings": self.refresh_settings,
+            }[name]()
+
+    # -- handlers: own the state ---------------------------------------------------------
+    @on(m.EngineAttached)
+    def _attached(self, msg: m.EngineAttached) -> None:
+        self.log_activity("notice", "info", f"attached to the engine ({msg.description})")
+        self.consume_events()
+        self.load_history()
+        self.refresh_sections("status", "scan", "lineup", "positions", "nt", "settings")
+
+    @on(m.RefreshFailed)
+    def _refresh_failed(self, msg: m.RefreshFailed) -> None:
+        r = msg.result
+        if msg.cmd == "nt_status":
+            self.state["nt"] = {"message": f"NakedTrader: {r.error}"}
+            self._render("nakedtrader")
+        if r.reason_code in QUIET_CODES:
+            return
+        self.log_activity("console", "warning", f"{msg.cmd}: {r.error}", r.reason_code)
+
+    @on(m.CalendarReady)
+    def _calendar(self, msg: m.CalendarReady) -> None:
+        if self.main is not None:
+            self.main.query_one(StatusHeader).calendar = msg.calendar
+            self.main.query_one(StatusHeader).refresh_text()
+
+    @on(m.EngineLost)
+    def _lost(self, msg: m.EngineLost) -> None:
+        self.log_activity("notice", "error", msg.error)
+        if self.main is not None:
+            self.main.query_one(StatusHeader).set_engine_error(msg.error)
+        self.notify(msg.error, severity="error", timeout=8)
+
+    @on(m.StatusUpdated)
+    def _status(self, msg: m.StatusUpdated) -> None:
+        view = status_view(msg.data)
+        if view["simulated"] and "speed" not in view["clock"]:
+            view["clock"]["speed"] = self.config.sim.speed
+        self.state["status"] = view
+        main = self.main
+        if main is not None:
+            main.query_one(StatusHeader).set_status(self.state["status"])
+            self._show_budget()
+        if self._poll_timer is not None:
+            self._poll_timer.stop()
+        self._poll_timer = self.set_timer(self.status_poll_s, self.refresh_status)
+
+    @on(m.ScanUpdated)
+    def _scan(self, msg: m.ScanUpdated) -> None:
+        self.state["scan"] = scan_view(msg.data)
+        scan = self.state["scan"].get("scan") or {}
+        if scan.get("state") != "running":
+            self.state["progress"] = {}
+        self._schedule_scanner_render()
+
+    @on(m.ScanProgress)
+    def _progress(self, msg: m.ScanProgress) -> None:
+        self.state["progress"] = msg.data
+        scan = self.state["scan"].setdefault("scan", {})
+        scan["state"] = "running"
+        if msg.data.get("scan_id") is not None:
+            scan["id"] = msg.data["scan_id"]
+        if self.main is not None and self.main.active_pane == "scanner":
+            self.main.update_progress()
+
+    @on(m.LineupUpdated)
+    def _lineup(self, msg: m.LineupUpdated) -> None:
+        self.state["lineup"] = lineup_view(msg.data)
+        self._render("lineup")
+        self._show_budget()
+
+    @on(m.PositionsUpdated)
+    def _positions(self, msg: m.PositionsUpdated) -> None:
+        self.state["positions"] = positions_view(msg.data)
+        self._render("positions")
+
+    @on(m.OrdersUpdated)
+    def _orders(self, msg: m.OrdersUpdated) -> None:
+        self.state["orders"] = orders_view(msg.data)
+        self._render("positions")
+
+    @on(m.NtUpdated)
+    def _nt(self, msg: m.NtUpdated) -> None:
+        self.state["nt"] = msg.data
+        self._render("nakedtrader")
+
+    @on(m.SettingsLoaded)
+    def _settings(self, msg: m.SettingsLoaded) -> None:
+        settings = msg.data.get("settings") or msg.data.get("config") or {}
+        self.state["settings"] = settings
+        if self.main is not None and settings:
+            self.main.query_one(SettingsForm).load(settings)
+
+    @on(m.EventsLoaded)
+    def _history(self, msg: m.EventsLoaded) -> None:
+        for ev in msg.events:
+            self._log_event(ev)
+
+    @on(m.EngineEvent)
+    def _event(self, msg: m.EngineEvent) -> None:
+        ev = msg.event
+        if ev.kind == "scan.candidate":
+            self._upsert_candidate(candidate_view(ev.data.get("candidate") or ev.data))
+        elif ev.kind == "scan.started":
+            total = ev.data.get("total")
+            self.state["scan"] = {
+                "scan": {
+                    "id": ev.data.get("scan_id"),
+                    "state": "running",
+                    "stale": bool(ev.data.get("stale")),
+                    "progress": {"done": 0, "total": total},
+                },
+                "candidates": [],
+                "rejections": [],
+            }
+            self.state["progress"] = {"done": 0, "total": total}
+            self._schedule_scanner_render()
+        if ev.kind not in {"scan.candidate"} and ev.severity != "debug":
+            self._log_event(ev)
+        if ev.severity in {"warning", "error"} and ev.kind in {"notice", "engine.state"}:
+            self.notify(ev.message, severity=ev.severity, timeout=6)
+        refresh = EVENT_REFRESH.get(ev.kind)
+        if refresh:
+            self.refresh_sections(*refresh)
+
+    @on(m.CommandDone)
+    def _done(self, msg: m.CommandDone) -> None:
+        r = msg.result
+        if r.ok:
+            text = command_summary(msg.label, r.data)
+            self.log_activity("console", "info", text)
+            self.notify(text, timeout=3)
+        else:
+            why = r.error or "failed"
+            code = f" [{r.reason_code}]" if r.reason_code else ""
+            verb = "refused" if r.exit_code == 3 else "failed"
+            self.log_activity("console", "error", f"{msg.label} {verb}: {why}", r.reason_code)
+            self.notify(f"{msg.label} {verb}: {why}{code}", severity="error", timeout=8)
+            if msg.label == "save_settings" and self.main is not None:
+                self.main.query_one(SettingsForm).show_engine_error(why)
+        if msg.label == "set_quantity":
+            return
+        refresh = COMMAND_REFRESH.get(msg.label)
+        if refresh and (r.ok or msg.label in {"set_quantity", "stage"}):
+            self.refresh_sections(*refresh)
+        if r.ok and msg.label == "auto_select" and self.main is not None:
+            self.main.show_pane("lineup")
+
+    @on(Worker.StateChanged)
+    def _worker_changed(self, event: Worker.StateChanged) -> None:
+        if event.state == WorkerState.ERROR:
+            err = event.worker.error
+            self.log_activity("console", "error", f"{event.worker.group} failed: {err}")
+            self.notify(f"{event.worker.group} failed: {err}", severity="error", timeout=8)
+
+    # -- widget messages -------------------------------------------------------------
+    @on(ScannerTable.Highlighted)
+    def _highlight(self, msg: ScannerTable.Highlighted) -> None:
+        if self.main is not None:
+            self.main.query_one(CandidateDetail).show(msg.candidate)
+
+    @on(ScannerTable.StageRequested)
+    def _stage(self, msg: ScannerTable.StageRequested) -> None:
+        c = msg.candidate
+        if c.get("id") is None:
+            self.notify("This candidate has no id yet; wait for the scan to finish")
+            return
+        qty = c.get("suggested_qty")
+        self.send("stage", Stage(candidate_id=int(c["id"]), quantity=int(qty) if qty else None))
+
+    @on(LineupTable.QuantityChanged)
+    def _quantity(self, msg: LineupTable.QuantityChanged) -> None:
+        self.send("set_quantity", SetQuantity(lineup_id=msg.lineup_id, quantity=msg.quantity))
+
+    @on(LineupTable.RemoveRequested)
+    def _remove(self, msg: LineupTable.RemoveRequested) -> None:
+        self.send("unstage", Unstage(lineup_ids=[msg.lineup_id]))
+
+    @on(LineupTable.ApproveRequested)
+    def _approve_one(self, msg: LineupTable.ApproveRequested) -> None:
+        self.send("approve", Approve(lineup_ids=[msg.lineup_id]))
+
+    @on(LineupTable.ProjectionChanged)
+    def _projection(self, msg: LineupTable.ProjectionChanged) -> None:
+        self._show_budget(msg.margin)
+
+    @on(SettingsForm.SaveRequested)
+    def _save_settings(self, msg: SettingsForm.SaveRequested) -> None:
+        self.send("save_settings", SaveSettings(changes=msg.changes))
+
+    @on(SettingsForm.CloseRequested)
+    def _close_settings(self) -> None:
+        self.action_toggle_settings(open_it=False)
+
+    # -- rendering helpers -------------------------------------------------------------
+    def _render(self, name: str) -> None:
+        if self.main is not None:
+            self.main.render_section(name)
+
+    def _schedule_scanner_render(self) -> None:
+        """Coalesce scanner redraws: at most one per RENDER_INTERVAL_S."""
+        if self._render_timer is None:
+            self._render_timer = self.set_timer(RENDER_INTERVAL_S, self._flush_scanner)
+
+    def _flush_scanner(self) -> None:
+        self._render_timer = None
+        self._render("scanner")
+
+    def _upsert_candidate(self, cand: dict[str, Any]) -> None:
+        scan = self.state["scan"]
+        cands: list[dict[str, Any]] = scan.setdefault("candidates", [])
+        for i, c in enumerate(cands):
+            if c.get("symbol") == cand.get("symbol"):
+                cands[i] = cand
+                break
+        else:
+            cands.append(cand)
+        self._schedule_scanner_render()
+
+    def _show_budget(self, lineup_margin: float | None = None) -> None:
+        main = self.main
+        if main is None:
+            return
+        gauges = main.query(BudgetGauges)
+        if not gauges:
+            return
+        budget = dict(self.state["status"].get("budget") or {})
+        lineup_budget = self.state["lineup"].get("budget") or {}
+        budget.update({k: v for k, v in lineup_budget.items() if v is not None})
+        if lineup_margin is None:
+            tables = main.query(LineupTable)
+            if tables and tables.first().entries:
+                from console.widgets.lineup import projected_margin
+
+                lineup_margin = projected_margin(list(tables.first().entries.values()))
+        gauges.first().show(budget, lineup_margin)
+
+    def _log_event(self, ev: Event) -> None:
+        self.log_activity(ev.kind, ev.severity, ev.message or ev.kind, ev.code, ev.ts)
+
+    def log_activity(
+        self,
+        kind: str,
+        severity: str,
+        message: str,
+        code: str | None = None,
+        ts: dt.datetime | None = None,
+    ) -> None:
+        main = self.main
+        if main is None:
+            return
+        main.query_one(ActivityLog).add(ts or self.now(), severity, kind, message, code)
+
+    # -- actions (keys and command palette) -----------------------------------------------
+    def action_scan(self) -> None:
+        self.send("scan", Scan(override_closed=self.override_closed))
+
+    def action_auto_select(self) -> None:
+        scan_id = (self.state["scan"].get("scan") or {}).get("id")
+        self.send("auto_select", AutoSelect(scan_id=scan_id))
+
+    def action_approve(self) -> None:
+        self.send("approve", Approve())
+
+    def action_refresh(self) -> None:
+        self.refresh_sections("status", "scan", "lineup", "positions", "nt", "settings")
+
+    def action_show_pane(self, name: str) -> None:
+        if self.main is not None:
+            if self.screen is not self.main:
+                return
+            self.main.show_pane(name)
+
+    def action_set_theme(self, name: str) -> None:
+        self.theme = name
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, HelpScreen):
+            self.push_screen(HelpScreen(self.keymap))
+
+    def action_toggle_settings(self, open_it: bool | None = None) -> None:
+        main = self.main
+        if main is None:
+            return
+        main.show_pane("scanner")
+        panel = main.query_one("#settings-panel", Collapsible)
+        panel.collapsed = (not panel.collapsed) if open_it is None else not open_it
+        if not panel.collapsed:
+            self.call_after_refresh(self._focus_first_setting)
+        else:
+            main.query_one(ScannerTable).focus()
+
+    def _focus_first_setting(self) -> None:
+        main = self.main
+        if main is not None:
+            form = main.query_one(SettingsForm)
+            first = form.query("Input, Select")
+            if first:
+                first.first().focus()
+                form.scroll_visible()
+
+    def _kind(self) -> str:
+        return account_kind(self.state["status"]) if self.state["status"] else "UNKNOWN"
+
+    def action_execute_now(self) -> None:
+        live = self._kind() == "LIVE"
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("execute_now", ExecuteNow(live_confirmed=live))
+
+        self.push_screen(
+            ConfirmScreen(
+                "Execute now?",
+                "Send the approved lineup to IBKR now, outside the scheduled open."
+                + (" This is a LIVE account." if live else ""),
+                word="LIVE" if live else None,
+            ),
+            done,
+        )
+
+    def action_kill(self) -> None:
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("kill", Kill(reason="kill switch pressed in the console"))
+
+        self.push_screen(
+            ConfirmScreen(
+                "Kill switch",
+                "Cancel ALL open putdesk orders and halt the engine?\n"
+                "Nothing is sent again until you resume (R).",
+            ),
+            done,
+        )
+
+    def action_resume(self) -> None:
+        self.send("resume", Resume())
+
+    def action_clear_lineup(self) -> None:
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("clear_lineup", ClearLineup())
+
+        self.push_screen(ConfirmScreen("Clear lineup", "Remove every staged entry?"), done)
+
+    def action_nt_run(self) -> None:
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("nt_run", NtRun())
+
+        self.push_screen(
+            ConfirmScreen(
+                "Run NakedTrader",
+                "Select and place today's index put now? (dry run by default on live accounts)",
+            ),
+            done,
+        )
+
+    def action_toggle_override(self) -> None:
+        if self.override_closed:
+            self.override_closed = False
+            self.notify("Closed-market override off")
+            self._after_override()
+            return
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.override_closed = True
+                self.notify("Closed-market override ON: results are marked stale")
+                self._after_override()
+
+        self.push_screen(
+            ConfirmScreen(
+                "Closed-market override",
+                "Allow scans while the market is closed? Everything selected is marked STALE "
+                "and can never reach a live account.",
+            ),
+            done,
+        )
+
+    def _after_override(self) -> None:
+        if self.main is not None:
+            self.main.update_progress()
+
+
+def _local_zone(name: str | None) -> dt.tzinfo:
+    if name:
+        from zoneinfo import ZoneInfo
+
+        return ZoneInfo(name)
+    local = dt.datetime.now().astimezone().tzinfo
+    return local or dt.UTC

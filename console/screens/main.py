@@ -1,0 +1,188 @@
+"""The main screen: header, the five panes in tabs, footer. Panes render only when shown."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from typing import Any
+
+from textual import on
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.lazy import Lazy
+from textual.screen import Screen
+from textual.widgets import Collapsible, Footer, Label, Static, TabbedContent, TabPane
+
+from console.widgets.activity import ActivityLog
+from console.widgets.budget import BudgetGauges
+from console.widgets.header import StatusHeader
+from console.widgets.lineup import LineupTable
+from console.widgets.nakedtrader import NakedTraderView
+from console.widgets.positions import OrdersTable, PositionsTable
+from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
+from console.widgets.settings import SettingsForm
+
+PANES = ("scanner", "lineup", "positions", "nakedtrader", "activity")
+NARROW_BELOW = 110
+
+
+class ScannerPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Static("No scan yet. Press s to scan.", id="scan-progress")
+        with Collapsible(title="Settings (e)", collapsed=True, id="settings-panel"):
+            yield SettingsForm(id="settings-form")
+        with Horizontal(id="scan-main"):
+            yield ScannerTable(id="scanner-table")
+            yield CandidateDetail(id="candidate-detail")
+        yield RejectionTable(id="rejections")
+
+
+class LineupPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield BudgetGauges(id="budget")
+        yield LineupTable(id="lineup-table")
+        yield Static(
+            "+/- quantity  delete remove  space approve one  p approve all  x execute",
+            id="lineup-hint",
+        )
+
+
+class PositionsPane(Vertical):
+    def compose(self) -> ComposeResult:
+        yield Label("Positions", classes="section-title")
+        yield PositionsTable(id="positions-table")
+        yield Label("Orders and brackets", classes="section-title")
+        yield OrdersTable(id="orders-table")
+
+
+class NakedTraderPane(VerticalScroll):
+    def compose(self) -> ComposeResult:
+        yield NakedTraderView(id="nt-view")
+
+
+class MainScreen(Screen[None]):
+    """Holds no state of its own: the App pushes data in through `render_section`."""
+
+    def __init__(self, now: Callable[[], dt.datetime], local_zone: dt.tzinfo) -> None:
+        super().__init__()
+        self._now = now
+        self._zone = local_zone
+        self.dirty: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        yield StatusHeader(self._now, self._zone, id="header")
+        with TabbedContent(initial="scanner", id="panes"):
+            with TabPane("1 Scanner", id="scanner"):
+                yield ScannerPane()
+            with TabPane("2 Lineup", id="lineup"):
+                yield Lazy(LineupPane())
+            with TabPane("3 Positions", id="positions"):
+                yield Lazy(PositionsPane())
+            with TabPane("4 NakedTrader", id="nakedtrader"):
+                yield Lazy(NakedTraderPane())
+            with TabPane("5 Activity", id="activity"):
+                yield ActivityLog(id="activity-log")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+
+    def on_resize(self) -> None:
+        self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+
+    @property
+    def active_pane(self) -> str:
+        return str(self.query_one("#panes", TabbedContent).active or "scanner")
+
+    def show_pane(self, name: str) -> None:
+        self.query_one("#panes", TabbedContent).active = name
+
+    @on(TabbedContent.TabActivated)
+    def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
+        name = self.active_pane
+        if name in self.dirty:
+            self.call_after_refresh(self.render_section, name)
+        self._focus_pane(name)
+
+    def _focus_pane(self, name: str) -> None:
+        target = {
+            "scanner": "#scanner-table",
+            "lineup": "#lineup-table",
+            "positions": "#positions-table",
+            "activity": "#activity-log",
+        }.get(name)
+        if target:
+            found = self.query(target)
+            if found:
+                found.first().focus()
+
+    def render_section(self, name: str) -> None:
+        """Push the App's state for `name` into its pane; hidden panes are only marked dirty."""
+        if name != self.active_pane:
+            self.dirty.add(name)
+            return
+        self.dirty.discard(name)
+        state: dict[str, Any] = self.app.state  # type: ignore[attr-defined]
+        if name == "scanner":
+            self._render_scanner(state)
+        elif name == "lineup":
+            lineup = self.query(LineupTable)
+            if not lineup:
+                self.dirty.add(name)
+                self.call_after_refresh(self._retry, name)
+                return
+            table = lineup.first()
+            table.apply(state["lineup"].get("entries") or [])
+        elif name == "positions":
+            pos = self.query(PositionsTable)
+            if not pos:
+                self.dirty.add(name)
+                self.call_after_refresh(self._retry, name)
+                return
+            pos.first().apply(state["positions"].get("positions") or [])
+            self.query_one(OrdersTable).apply(state["orders"].get("orders") or [])
+        elif name == "nakedtrader":
+            nt = self.query(NakedTraderView)
+            if not nt:
+                self.dirty.add(name)
+                self.call_after_refresh(self._retry, name)
+                return
+            nt.first().show(state["nt"])
+
+    def _retry(self, name: str) -> None:
+        if name in self.dirty and name == self.active_pane:
+            self.render_section(name)
+
+    def _render_scanner(self, state: dict[str, Any]) -> None:
+        scan = state["scan"]
+        table = self.query_one(ScannerTable)
+        table.apply(scan.get("candidates") or [])
+        self.query_one(RejectionTable).apply(scan.get("rejections") or [])
+        self.update_progress()
+
+    def update_progress(self) -> None:
+        state: dict[str, Any] = self.app.state  # type: ignore[attr-defined]
+        scan = state["scan"].get("scan") or {}
+        progress = state.get("progress") or scan.get("progress") or {}
+        table = self.query_one(ScannerTable)
+        parts: list[str] = []
+        if scan:
+            st = scan.get("state") or "finished"
+            done, total = progress.get("done"), progress.get("total")
+            if st == "running":
+                sym = progress.get("symbol")
+                parts.append(f"Scanning {done or 0}/{total or '?'}" + (f" {sym}" if sym else ""))
+            else:
+                parts.append(f"Scan #{scan.get('id', '?')} {st}")
+            parts.append(f"{len(table.candidates)} candidates")
+            rej = len(state["scan"].get("rejections") or [])
+            if rej:
+                parts.append(f"{rej} rejected")
+            if scan.get("stale") or scan.get("override_closed"):
+                parts.append("STALE (closed-market override)")
+        else:
+            parts.append("No scan yet. Press s to scan.")
+        parts.append(f"sort {table.sort_label}")
+        if getattr(self.app, "override_closed", False):
+            parts.append("override ON")
+        self.query_one("#scan-progress", Static).update("  ·  ".join(parts))

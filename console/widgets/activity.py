@@ -1,0 +1,39 @@
+"""The activity log: engine events and console notifications, newest at the bottom."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import deque
+
+from rich.text import Text
+from textual.widgets import RichLog
+
+from console.format import ET
+from console.widgets.tones import tone
+
+MAX_LINES = 2000
+
+
+class ActivityLog(RichLog):
+    """Keeps the last MAX_LINES lines; also remembers them for tests and the palette."""
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, max_lines=MAX_LINES, wrap=False, markup=False, auto_scroll=True)
+        self.lines_text: deque[str] = deque(maxlen=MAX_LINES)
+
+    def add(
+        self, ts: dt.datetime, severity: str, kind: str, message: str, code: str | None = None
+    ) -> None:
+        style = {
+            "error": tone(self, "loss"),
+            "warning": tone(self, "warning-domain"),
+            "debug": "dim",
+        }.get(severity, "")
+        line = Text()
+        line.append(f"{ts.astimezone(ET):%m-%d %H:%M:%S} ", style="dim")
+        line.append(f"{kind:<16} ", style="bold")
+        line.append(message, style=style)
+        if code:
+            line.append(f" [{code}]", style="dim")
+        self.lines_text.append(line.plain)
+        self.write(line)

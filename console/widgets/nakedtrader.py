@@ -1,0 +1,62 @@
+"""The NakedTrader pane: today's plan, today's trade and its bracket (from NtStatus)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.text import Text
+from textual.widgets import Static
+
+from console.format import DASH, expiry, money, num
+from console.widgets.tones import tone
+
+
+class NakedTraderView(Static):
+    def show(self, data: dict[str, Any]) -> None:
+        t = Text()
+        plan = data.get("plan") or {}
+        t.append("Today's plan\n", style="bold underline")
+        if plan:
+            rng = plan.get("delta_range") or [None, None]
+            t.append(
+                f"  {plan.get('symbol', DASH)} ({plan.get('trading_class', DASH)})  "
+                f"target Δ {num(plan.get('target_delta'), 3)} "
+                f"range {num(rng[0], 3)}-{num(rng[1], 3)}\n"
+                f"  runs at {plan.get('scheduled_at', DASH)} ET"
+                f"  {'dry run' if plan.get('dry_run') else 'orders sent'}"
+                f"  contracts {plan.get('contracts', DASH)}\n"
+            )
+        else:
+            t.append("  no plan for today\n")
+        trade = data.get("trade")
+        t.append("Today's trade\n", style="bold underline")
+        if trade:
+            t.append(
+                f"  SELL {trade.get('quantity', DASH)} {trade.get('symbol', DASH)} "
+                f"{num(trade.get('strike'), 0)}P {expiry(trade.get('expiry'))}  "
+                f"Δ {num(trade.get('delta'), 3)}  filled {num(trade.get('entry_price'))}  "
+                f"premium {money(trade.get('premium'), 2)}\n"
+            )
+            pnl = trade.get("pnl")
+            if pnl is not None:
+                style = tone(self, "profit" if float(pnl) >= 0 else "loss")
+                t.append("  P&L ")
+                t.append(money(pnl, 2), style=style)
+                t.append("\n")
+        else:
+            t.append("  no trade yet today\n")
+        bracket = data.get("bracket") or {}
+        t.append("Bracket\n", style="bold underline")
+        if bracket:
+            t.append(f"  status {bracket.get('status', DASH)}\n")
+            tp = bracket.get("take_profit") or {}
+            st = bracket.get("stop") or {}
+            if tp:
+                t.append(f"  take-profit BUY @ {num(tp.get('price'))}  {tp.get('status', DASH)}\n")
+            if st:
+                t.append(f"  stop BUY @ {num(st.get('price'))}  {st.get('status', DASH)}\n")
+        else:
+            t.append("  none\n")
+        if data.get("message"):
+            t.append(f"\n{data['message']}\n", style="italic")
+        self.update(t)

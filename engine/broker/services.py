@@ -1,0 +1,538 @@
+"""Market services: `engine.domain.MarketData` over ib_async, paced and cached.
+
+Every request goes through the pacer (priority + back-pressure) and ends within
+`request_timeout` or raises `BrokerError`. What does not change within a day (contract ids,
+sectors, option parameters, an expiry's listed strikes) is cached per UTC day, so a rescan only
+asks IBKR for quotes, greeks and what-if margin. Option quotes stream (generic ticks 100, 101,
+106) for a batch that fits the market-data-line budget, wait for bid/ask/model greeks, then
+cancel; fields that did not arrive in time are listed in `Quote.missing`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import math
+from collections.abc import Awaitable, Callable
+from decimal import Decimal, InvalidOperation
+from typing import Any, TypeVar
+
+from ib_async import Contract, Index, LimitOrder, Option, Stock
+from ib_async.objects import Position
+from ib_async.order import Trade
+from ib_async.ticker import Ticker
+from ib_async.wrapper import RequestError
+
+from engine.broker.errors import BrokerError, reason_for_ib_error
+from engine.broker.pacing import Priority
+from engine.broker.session import Session
+from engine.domain import (
+    AccountSnapshot,
+    MarginImpact,
+    MarketDataType,
+    OptionChainInfo,
+    OptionRef,
+    Quote,
+    Underlying,
+)
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+#: Symbols qualified as CBOE indexes rather than stocks.
+INDEXES = frozenset({"SPX", "XSP", "VIX", "VIX3M", "NDX", "RUT", "DJX"})
+OPTION_GENERIC_TICKS = "100,101,106"
+REQUIRED_OPTION_FIELDS = ("bid", "ask", "delta")
+SUMMARY_TAGS = (
+    "NetLiquidation",
+    "EquityWithLoanValue",
+    "FullInitMarginReq",
+    "FullMaintMarginReq",
+    "AvailableFunds",
+    "ExcessLiquidity",
+    "BuyingPower",
+    "Cushion",
+)
+
+
+def _num(x: Any) -> float | None:
+    """ib_async's nan / None / IBKR sentinels (-1 price, -2 greek) -> None."""
+    if x is None:
+        return None
+    try:
+        f = float(x)
+    except (TypeError, ValueError):
+        return None
+    if math.isnan(f) or math.isinf(f) or f == -2.0:
+        return None
+    return f
+
+
+def _price(x: Any) -> float | None:
+    f = _num(x)
+    return None if f is None or f < 0 else f
+
+
+def quote_from_ticker(
+    ticker: Ticker, con_id: int, right: str | None, now: dt.datetime, required: tuple[str, ...]
+) -> Quote:
+    """Build a Quote from an ib_async Ticker; `required` fields still unset go to `missing`."""
+    g = ticker.modelGreeks
+    oi = ticker.putOpenInterest if right == "P" else ticker.callOpenInterest
+    if _num(oi) is None:
+        oi = ticker.openInterest
+    vol = ticker.volume
+    if _num(vol) is None:
+        vol = ticker.putVolume if right == "P" else ticker.callVolume
+    iv = _num(g.impliedVol) if g is not None else None
+    if iv is None:
+        iv = _num(ticker.impliedVolatility)
+    q = Quote(
+        con_id=con_id,
+        bid=_price(ticker.bid),
+        ask=_price(ticker.ask),
+        last=_price(ticker.last),
+        bid_size=_num(ticker.bidSize),
+        ask_size=_num(ticker.askSize),
+        volume=_num(vol),
+        open_interest=_num(oi),
+        iv=iv,
+        delta=_num(g.delta) if g is not None else None,
+        gamma=_num(g.gamma) if g is not None else None,
+        theta=_num(g.theta) if g is not None else None,
+        vega=_num(g.vega) if g is not None else None,
+        underlying_price=_price(g.undPrice) if g is not None else None,
+        market_data_type=_mdt(ticker.marketDataType),
+        time=now,
+    )
+    missing = tuple(f for f in required if not _arrived(ticker, f))
+    if missing:
+        q = Quote(**{**q.__dict__, "missing": missing})
+    return q
+
+
+def _mdt(x: int) -> MarketDataType:
+    try:
+        return MarketDataType(int(x))
+    except (TypeError, ValueError):
+        return MarketDataType.LIVE
+
+
+def _arrived(ticker: Ticker, name: str) -> bool:
+    if name in ("bid", "ask", "last"):
+        return _num(getattr(ticker, name)) is not None
+    if name == "price":
+        return any(_price(getattr(ticker, f)) is not None for f in ("last", "bid", "close"))
+    g = ticker.modelGreeks
+    return g is not None and _num(getattr(g, name, None)) is not None
+
+
+def _dec(s: Any) -> Decimal | None:
+    if s is None:
+        return None
+    try:
+        d = Decimal(str(s))
+    except (InvalidOperation, ValueError):
+        return None
+    return d if d.is_finite() else None
+
+
+class MarketServices:
+    """The broker side of selection and execution (implements engine.domain.MarketData)."""
+
+    def __init__(
+        self,
+        session: Session,
+        *,
+        request_timeout: float | None = None,
+        quote_timeout: float = 6.0,
+        batch_size: int = 40,
+        sector_overrides: dict[str, str] | None = None,
+        now: Callable[[], dt.datetime] | None = None,
+    ):
+        self.session = session
+        self.pacer = session.pacer
+        self.ib = session.ib
+        self.request_timeout = request_timeout or session.cfg.request_timeout_s
+        self.quote_timeout = quote_timeout
+        self.batch_size = max(1, min(batch_size, self.pacer.max_lines))
+        self.sector_overrides = {k.upper(): v for k, v in (sector_overrides or {}).items()}
+        self._now = now or (lambda: dt.datetime.now(dt.UTC))
+        self._cache_day: dt.date | None = None
+        self._cache: dict[tuple[Any, ...], Any] = {}
+        self._streams: dict[int, tuple[Contract, str]] = {}
+        self.requests = 0
+        session.ib.RaiseRequestErrors = True
+        session.add_resubscriber("market-data streams", self._resubscribe)
+
+    # -- helpers -----------------------------------------------------------------------------
+    def _day_cache(self) -> dict[tuple[Any, ...], Any]:
+        today = self._now().date()
+        if self._cache_day != today:
+            self._cache.clear()
+            self._cache_day = today
+        return self._cache
+
+    def _need_connection(self) -> None:
+        if not self.session.connected:
+            _ok, why = self.session.data_allowed()
+            raise BrokerError(why)
+
+    def _need_data(self) -> None:
+        allowed, why = self.session.data_allowed()
+        if not allowed:
+            raise BrokerError(why)
+
+    async def _call(self, priority: Priority, make: Callable[[], Awaitable[T]], what: str) -> T:
+        """Send one request at `priority` and wait for its answer within the timeout."""
+        self._need_connection()
+        async with self.pacer.message(priority):
+            self._need_connection()
+            fut = make()
+        self.requests += 1
+        try:
+            return await asyncio.wait_for(fut, self.request_timeout)
+        except TimeoutError:
+            raise BrokerError.of(
+                "broker.timeout", f"{what}: no answer from IBKR within {self.request_timeout:g}s"
+            ) from None
+        except RequestError as exc:
+            raise BrokerError(reason_for_ib_error(exc.code, exc.message)) from None
+        except ConnectionError as exc:
+            raise BrokerError.of("session.disconnected", f"{what}: {exc}") from None
+
+    # -- MarketData --------------------------------------------------------------------------
+    async def qualify_underlying(self, symbol: str) -> Underlying:
+        symbol = symbol.strip().upper()
+        cache = self._day_cache()
+        key = ("und", symbol)
+        if key in cache:
+            return cache[key]  # type: ignore[no-any-return,unused-ignore]
+        contract: Contract = (
+            Index(symbol, "CBOE", "USD") if symbol in INDEXES else Stock(symbol, "SMART", "USD")
+        )
+        details = await self._call(
+            Priority.CONTROL,
+            lambda: self.ib.reqContractDetailsAsync(contract),
+            f"contract details for {symbol}",
+        )
+        matches = [d for d in details if d.contract and d.contract.secType == contract.secType]
+        if not matches:
+            raise BrokerError.of(
+                "broker.unknown_symbol", f"IBKR knows no {contract.secType} {symbol}"
+            )
+        d = matches[0]
+        c = d.contract
+        assert c is not None
+        sector = self.sector_overrides.get(symbol) or d.industry or d.category or "Unknown"
+        und = Underlying(
+            symbol=symbol,
+            con_id=int(c.conId),
+            sec_type=c.secType,
+            exchange="SMART" if c.secType == "STK" else (c.exchange or "CBOE"),
+            primary_exchange=c.primaryExchange,
+            currency=c.currency or "USD",
+            sector=sector,
+            industry=d.industry,
+            long_name=d.longName,
+        )
+        cache[key] = und
+        return und
+
+    def _und_contract(self, und: Underlying) -> Contract:
+        if und.sec_type == "IND":
+            return Index(und.symbol, und.exchange, und.currency, conId=und.con_id)
+        return Stock(und.symbol, "SMART", und.currency, conId=und.con_id)
+
+    async def underlying_quote(self, und: Underlying) -> Quote:
+        quotes = await self._stream_batch(
+            [(und.con_id, self._und_contract(und), None)], "", ("price",)
+        )
+        return quotes[und.con_id]
+
+    async def option_chain(self, und: Underlying) -> list[OptionChainInfo]:
+        cache = self._day_cache()
+        key = ("chain", und.con_id)
+        if key in cache:
+            return list(cache[key])
+        params = await self._call(
+            Priority.CONTROL,
+            lambda: self.ib.reqSecDefOptParamsAsync(und.symbol, "", und.sec_type, und.con_id),
+            f"option parameters for {und.symbol}",
+        )
+        out = [
+            OptionChainInfo(
+                symbol=und.symbol,
+                underlying_con_id=int(p.underlyingConId),
+                trading_class=p.tradingClass,
+                multiplier=int(float(p.multiplier or 100)),
+                expirations=tuple(sorted(p.expirations)),
+                strikes=tuple(sorted(float(s) for s in p.strikes)),
+            )
+            for p in params
+            if p.exchange == "SMART"
+        ]
+        if not out:
+            raise BrokerError.of("broker.no_chain", f"IBKR lists no SMART options for {und.symbol}")
+        cache[key] = tuple(out)
+        return out
+
+    async def expiry_strikes(
+        self, und: Underlying, expiry: str, trading_class: str, right: str = "P"
+    ) -> list[OptionRef]:
+        cache = self._day_cache()
+        key = ("strikes", und.con_id, expiry, trading_class, right)
+        if key in cache:
+            return list(cache[key])
+        probe = Option(
+            und.symbol,
+            expiry,
+            0.0,
+            right,
+            "SMART",
+            currency=und.currency,
+            tradingClass=trading_class,
+        )
+        details = await self._call(
+            Priority.CONTROL,
+            lambda: self.ib.reqContractDetailsAsync(probe),
+            f"{und.symbol} {expiry} {trading_class} strikes",
+        )
+        refs = sorted(
+            (
+                OptionRef(
+                    symbol=und.symbol,
+                    expiry=d.contract.lastTradeDateOrContractMonth[:8],
+                    strike=float(d.contract.strike),
+                    right=d.contract.right,
+                    con_id=int(d.contract.conId),
+                    trading_class=d.contract.tradingClass or trading_class,
+                    multiplier=int(float(d.contract.multiplier or 100)),
+                )
+                for d in details
+                if d.contract is not None
+                and d.contract.right == right
+                and d.contract.lastTradeDateOrContractMonth[:8] == expiry
+            ),
+            key=lambda r: r.strike,
+        )
+        if not refs:
+            raise BrokerError.of(
+                "broker.no_strikes", f"IBKR lists no {right} strikes for {und.symbol} {expiry}"
+            )
+        cache[key] = tuple(refs)
+        return refs
+
+    async def option_quotes(self, options: list[OptionRef]) -> dict[int, Quote]:
+        out: dict[int, Quote] = {}
+        items: list[tuple[int, Contract, str | None]] = [
+            (o.con_id, self.option_contract(o), o.right) for o in options
+        ]
+        for i in range(0, len(items), self.batch_size):
+            out.update(
+                await self._stream_batch(
+                    items[i : i + self.batch_size], OPTION_GENERIC_TICKS, REQUIRED_OPTION_FIELDS
+                )
+            )
+        return out
+
+    @staticmethod
+    def option_contract(o: OptionRef) -> Contract:
+        return Option(
+            o.symbol,
+            o.expiry,
+            o.strike,
+            o.right,
+            o.exchange,
+            multiplier=str(o.multiplier),
+            currency="USD",
+            tradingClass=o.trading_class,
+            conId=o.con_id,
+        )
+
+    async def _stream_batch(
+        self,
+        items: list[tuple[int, Contract, str | None]],
+        generic: str,
+        required: tuple[str, ...],
+    ) -> dict[int, Quote]:
+        """Stream a batch within the line budget, wait for `required`, cancel, build quotes."""
+        self._need_data()
+        connects = self.session.connects
+        tickers: dict[int, Ticker] = {}
+        async with self.pacer.lines(len(items)):
+            try:
+                for con_id, contract, _right in items:
+                    self._need_data()
+                    async with self.pacer.message(Priority.QUOTES):
+                        tickers[con_id] = self.ib.reqMktData(contract, generic, False, False)
+                    self._streams[con_id] = (contract, generic)
+                    self.requests += 1
+                loop = asyncio.get_running_loop()
+                deadline = loop.time() + self.quote_timeout
+                rights = {c: r for c, _k, r in items}
+                while loop.time() < deadline:
+                    if self.session.connects != connects or not self.session.connected:
+                        raise BrokerError.of(
+                            "session.disconnected", "connection to IBKR lost while quoting"
+                        )
+                    if all(
+                        all(_arrived(self._ticker(c, t), f) for f in required)
+                        for c, t in tickers.items()
+                    ):
+                        break
+                    await asyncio.sleep(0.02)
+            finally:
+                await self._cancel_streams(list(tickers))
+        if self.session.connects != connects:
+            raise BrokerError.of("session.disconnected", "connection to IBKR lost while quoting")
+        now = self._now()
+        quotes = {
+            c: quote_from_ticker(self._ticker(c, t), c, rights.get(c), now, required)
+            for c, t in tickers.items()
+        }
+        if any(not q.missing for q in quotes.values()):
+            self.session.note_data_ok()
+            for q in quotes.values():
+                self.session.note_market_data_type(int(q.market_data_type))
+        elif self.session.state.value == "DATA_UNAVAILABLE":
+            _ok, why = self.session.data_allowed()
+            raise BrokerError(why)
+        return quotes
+
+    def _ticker(self, con_id: int, fallback: Ticker) -> Ticker:
+        entry = self._streams.get(con_id)
+        if entry is None:
+            return fallback
+        t = self.ib.ticker(entry[0])
+        return t if t is not None else fallback
+
+    async def _cancel_streams(self, con_ids: list[int]) -> None:
+        for con_id in con_ids:
+            entry = self._streams.pop(con_id, None)
+            if entry is None or not self.session.connected:
+                continue
+            async with self.pacer.message(Priority.CONTROL):
+                if self.session.connected:
+                    self.ib.cancelMktData(entry[0])
+
+    async def _resubscribe(self) -> None:
+        """After 1101 (data lost) re-request the streams in flight; after a reconnect the
+        batch in flight fails instead (its tickers belong to the old connection)."""
+        for con_id, (contract, generic) in list(self._streams.items()):
+            if not self.session.connected:
+                return
+            async with self.pacer.message(Priority.QUOTES):
+                if self.ib.ticker(contract) is not None:
+                    self.ib.cancelMktData(contract)
+            async with self.pacer.message(Priority.QUOTES):
+                self.ib.reqMktData(contract, generic, False, False)
+            self._streams[con_id] = (contract, generic)
+
+    async def what_if(self, option: OptionRef, quantity: int, limit: Decimal) -> MarginImpact:
+        if quantity < 1:
+            raise BrokerError.of("broker.bad_request", "what-if quantity must be at least 1")
+        order = LimitOrder(
+            "SELL",
+            quantity,
+            float(limit),
+            transmit=True,
+            tif="DAY",
+            account=self.session.account or "",
+        )
+        contract = self.option_contract(option)
+        state = await self._call(
+            Priority.WHAT_IF,
+            lambda: self.ib.whatIfOrderAsync(contract, order),
+            f"what-if for {option.symbol} {option.expiry} {option.strike:g}{option.right}",
+        )
+        if not state or not hasattr(state, "numeric"):
+            raise BrokerError.of("broker.what_if_failed", "IBKR returned no what-if result")
+        init = _dec(state.initMarginChange)
+        maint = _dec(state.maintMarginChange)
+        if init is None or maint is None or float(init) >= 1e300:
+            raise BrokerError.of(
+                "broker.what_if_incomplete", "IBKR's what-if answer carried no margin figures"
+            )
+        ewl = _dec(state.equityWithLoanAfter)
+        comm = _dec(state.commission)
+        return MarginImpact(
+            init_margin_change=init,
+            maint_margin_change=maint,
+            equity_with_loan_after=ewl if ewl is not None and float(ewl) < 1e300 else None,
+            commission=comm if comm is not None and float(comm) < 1e300 else None,
+            warning=state.warningText or "",
+            time=self._now(),
+        )
+
+    async def account_snapshot(self) -> AccountSnapshot:
+        account = self.session.account
+        if not account:
+            raise BrokerError.of("session.no_account", "no account confirmed by IBKR yet")
+        ib = self.ib
+        for k in [k for k in ib.wrapper.acctSummary if k[0] == account]:
+            del ib.wrapper.acctSummary[k]
+        req: dict[str, int] = {}
+
+        def start() -> Awaitable[Any]:
+            req_id = ib.client.getReqId()
+            req["id"] = req_id
+            fut = ib.wrapper.startReq(req_id)
+            ib.client.reqAccountSummary(req_id, "All", ",".join(SUMMARY_TAGS))
+            return fut
+
+        try:
+            await self._call(Priority.CONTROL, start, "account summary")
+        finally:
+            if "id" in req and self.session.connected:
+                async with self.pacer.message(Priority.CONTROL):
+                    if self.session.connected:
+                        ib.client.cancelAccountSummary(req["id"])
+        vals: dict[str, str] = {}
+        for (acct, tag, cur), v in ib.wrapper.acctSummary.items():
+            if (
+                acct == account
+                and tag in SUMMARY_TAGS
+                and (cur in ("USD", "BASE", "") or tag == "Cushion")
+            ):
+                vals[tag] = v.value
+        missing = [t for t in SUMMARY_TAGS if _dec(vals.get(t)) is None]
+        if missing:
+            raise BrokerError.of(
+                "broker.account_incomplete",
+                f"account summary for {account} lacks {', '.join(missing)}",
+            )
+
+        def d(tag: str) -> Decimal:
+            v = _dec(vals[tag])
+            assert v is not None
+            return v
+
+        return AccountSnapshot(
+            account=account,
+            net_liquidation=d("NetLiquidation"),
+            equity_with_loan=d("EquityWithLoanValue"),
+            full_init_margin=d("FullInitMarginReq"),
+            full_maint_margin=d("FullMaintMarginReq"),
+            available_funds=d("AvailableFunds"),
+            excess_liquidity=d("ExcessLiquidity"),
+            buying_power=d("BuyingPower"),
+            cushion=float(d("Cushion")),
+            time=self._now(),
+        )
+
+    # -- portfolio ---------------------------------------------------------------------------
+    def positions(self) -> list[Position]:
+        """Positions of the session's account (kept in sync by ib_async since connect)."""
+        self._need_connection()
+        return [
+            p
+            for p in self.ib.positions()
+            if not self.session.account or p.account == self.session.account
+        ]
+
+    def open_orders(self) -> list[Trade]:
+        """Open orders of this client (re-synced at every connect)."""
+        self._need_connection()
+        return list(self.ib.openTrades())

@@ -1,0 +1,223 @@
+"""`putdesk engine | status | events | kill | resume`.
+
+`engine` runs the headless engine in the foreground. The others talk to the running engine for
+the account over its local socket; when none runs they say so and exit 1 (they never start an
+engine just to ask it something).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from engine.cli.main import common_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("engine", help="run the engine headless (scheduler, session, socket)")
+    common_options(p)
+    p.add_argument("--level", choices=["A", "B", "C"], help="automation level (default: config)")
+    p.add_argument("--quiet", action="store_true", help="log to the file only, not stdout")
+    p.set_defaults(func=_engine)
+
+    s = sub.add_parser("status", help="connection, account, budget and halt state of the engine")
+    common_options(s)
+    s.set_defaults(func=_status)
+
+    e = sub.add_parser("events", help="recent engine events (--follow to keep reading)")
+    common_options(e)
+    e.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
+    e.add_argument("--limit", type=int, default=50, help="how many past events (default 50)")
+    e.set_defaults(func=_events)
+
+    k = sub.add_parser("kill", help="cancel every open putdesk order and halt trading")
+    common_options(k)
+    k.add_argument("--reason", default="kill switch (command line)")
+    k.set_defaults(func=_kill)
+
+    r = sub.add_parser("resume", help="lift the halt set by kill")
+    common_options(r)
+    r.set_defaults(func=_resume)
+
+
+def _load_cfg(args: argparse.Namespace) -> Any:
+    from config.loader import ConfigError, load_config
+
+    try:
+        return load_config(args.config)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def _engine(args: argparse.Namespace) -> int:
+    cfg = _load_cfg(args)
+    if cfg is None:
+        return 1
+    from config.models import AutomationLevel
+    from engine.runtime.headless import run_headless
+
+    level = AutomationLevel(args.level) if args.level else None
+    return asyncio.run(
+        run_headless(
+            cfg, live=args.live, level=level, account=args.account, config_path=args.config,
+            stdout=not args.quiet,
+        )
+    )
+
+
+async def _attach(args: argparse.Namespace) -> Any:
+    cfg = _load_cfg(args)
+    if cfg is None:
+        return 1
+    from engine.api.client import attach
+    from engine.runtime.paths import EnginePaths
+
+    client = await attach(cfg, args.account)
+    if client is None:
+        key = EnginePaths.of(cfg, args.account).key
+        msg = f"no engine is running for {key} (start one with: putdesk engine)"
+        if args.json:
+            print(json.dumps({"ok": False, "error": msg, "reason_code": "engine.not_running"}))
+        else:
+            print(msg, file=sys.stderr)
+        return 1
+    return client
+
+
+async def _one(args: argparse.Namespace, cmd: Any) -> tuple[int, Any]:
+    client = await _attach(args)
+    if isinstance(client, int):
+        return client, None
+    try:
+        result = await client.request(cmd)
+    finally:
+        await client.close()
+    return int(result.exit_code), result
+
+
+def _print_fail(args: argparse.Namespace, result: Any) -> None:
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        print(f"error: {result.error}", file=sys.stderr)
+
+
+def _status(args: argparse.Namespace) -> int:
+    from engine.api.models import GetStatus
+
+    code, result = asyncio.run(_one(args, GetStatus()))
+    if result is None:
+        return code
+    if not result.ok:
+        _print_fail(args, result)
+        return code
+    if args.json:
+        print(json.dumps(result.data, indent=2, default=str))
+        return 0
+    _render_status(result.data)
+    return 0
+
+
+def _render_status(d: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    con = Console()
+    eng, c, b, h = d["engine"], d["connection"], d["budget"], d["halted"]
+    t = Table(title=f"putdesk engine {eng['account_key']} {eng.get('label') or ''}".strip(),
+              show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    t.add_row("Connection", f"{c['state']}" + (f" ({c['reason']})" if c.get("reason") else ""))
+    t.add_row("Account", f"{c.get('account') or '-'} {c.get('account_kind') or ''}")
+    t.add_row("Market data", c.get("market_data_type") or "-")
+    t.add_row("Trading", ("allowed" if c["trading_allowed"] else "blocked: " + c["trading_reason"]))
+    t.add_row("Halted", ("yes: " + (h.get("reason") or "")) if h["halted"] else "no")
+    t.add_row("Level", f"{eng['level']}  live flag: {'on' if eng['live_flag'] else 'off'}")
+    if b.get("available"):
+        t.add_row("Net liquidation", b["net_liquidation"])
+        t.add_row("Margin in use", b["full_maint_margin"])
+        t.add_row("Budget", f"{b['budget']} ({b['budget_pct']:g}% of NLV)")
+        t.add_row("Headroom", b["headroom"])
+    else:
+        t.add_row("Budget", "unavailable: " + str(b.get("reason")))
+    if d.get("lineup"):
+        t.add_row("Lineup", ", ".join(f"{k} {v}" for k, v in d["lineup"].items()))
+    t.add_row("Open orders", str(len(d.get("open_orders", []))))
+    p = d["pacing"]
+    t.add_row("Pacing", f"{p['sent']} msgs, peak {p['peak_per_window']}/{p['max_per_s']} per s, "
+              f"lines {p['lines_in_use']}/{p['max_lines']}")
+    con.print(t)
+    if d.get("open_orders"):
+        ot = Table(title="Open putdesk orders")
+        for col in ("ref", "symbol", "action", "qty", "type", "limit", "status"):
+            ot.add_column(col)
+        for o in d["open_orders"]:
+            ot.add_row(str(o["order_ref"]), str(o["local_symbol"] or o["symbol"]), o["action"],
+                       f"{o['quantity']:g}", o["order_type"], str(o["limit_price"] or ""),
+                       o["status"])
+        con.print(ot)
+
+
+def _fmt_event(ev: dict[str, Any]) -> str:
+    code = f" [{ev['code']}]" if ev.get("code") else ""
+    return f"{ev['ts']} {ev['severity']:<7} {ev['kind']:<14} {ev['message']}{code}"
+
+
+def _events(args: argparse.Namespace) -> int:
+    return asyncio.run(_events_async(args))
+
+
+async def _events_async(args: argparse.Namespace) -> int:
+    from engine.api.models import GetEvents
+
+    client = await _attach(args)
+    if isinstance(client, int):
+        return client
+    try:
+        stream = client.events() if args.follow else None
+        result = await client.request(GetEvents(limit=max(1, min(args.limit, 10_000))))
+        if not result.ok:
+            _print_fail(args, result)
+            return int(result.exit_code)
+        for ev in result.data.get("events", []):
+            print(json.dumps(ev, default=str) if args.json else _fmt_event(ev), flush=True)
+        if stream is not None:
+            async for e in stream:
+                ed = e.model_dump(mode="json")
+                print(json.dumps(ed) if args.json else _fmt_event(ed), flush=True)
+    finally:
+        await client.close()
+    return 0
+
+
+def _kill(args: argparse.Namespace) -> int:
+    from engine.api.models import Kill
+
+    code, result = asyncio.run(_one(args, Kill(reason=args.reason)))
+    if result is None:
+        return code
+    if args.json or not result.ok:
+        print(result.model_dump_json(indent=2)) if args.json else _print_fail(args, result)
+        return code
+    print(f"halted; {result.data['cancelled']} putdesk order(s) cancelled"
+          + (f" ({result.data['error']})" if result.data.get("error") else ""))
+    return 0
+
+
+def _resume(args: argparse.Namespace) -> int:
+    from engine.api.models import Resume
+
+    code, result = asyncio.run(_one(args, Resume()))
+    if result is None:
+        return code
+    if args.json or not result.ok:
+        print(result.model_dump_json(indent=2)) if args.json else _print_fail(args, result)
+        return code
+    d = result.data
+    print("resumed; trading " + ("allowed" if d["trading_allowed"] else "blocked: " + d["reason"]))
+    return 0

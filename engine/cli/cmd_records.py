@@ -1,0 +1,262 @@
+"""`putdesk reconcile-eod`, `putdesk import-historical-trades`, `putdesk trades`.
+
+These open the account's database directly (SQLite in WAL mode, safe beside a running
+engine), so they work with or without an engine. Progress goes to stderr; `--json` prints
+one JSON document on stdout. Exit codes: 0 ok, 1 error, 2 usage.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import datetime as dt
+import json
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from engine.cli.main import common_options
+
+
+def _date(text: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a date (YYYY-MM-DD): {text!r}") from None
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    r = sub.add_parser(
+        "reconcile-eod",
+        help="book a day's Flex statement: prices, commissions, expiries, assignments",
+    )
+    common_options(r)
+    r.add_argument("--date", type=_date, help="session date (default: previous weekday)")
+    r.add_argument("--file", metavar="XML", help="import this Flex XML file instead of downloading")
+    r.set_defaults(func=_reconcile)
+
+    h = sub.add_parser(
+        "import-historical-trades", help="backfill trades from an Activity Flex Query"
+    )
+    common_options(h)
+    h.add_argument("--start-date", type=_date, required=True, help="first day (YYYY-MM-DD)")
+    h.add_argument("--end-date", type=_date, required=True, help="last day (YYYY-MM-DD)")
+    h.set_defaults(func=_historical)
+
+    t = sub.add_parser("trades", help="list booked trades with net P&L after commissions")
+    common_options(t)
+    t.add_argument("--since", type=_date, help="only trades opened or closed since this date")
+    t.add_argument(
+        "--strategy", help="only this trade_strategy (e.g. putdesk, nakedtrader, manual)"
+    )
+    t.set_defaults(func=_trades)
+
+
+def _load(args: argparse.Namespace) -> Any:
+    from config.loader import ConfigError, default_config_path, load_config
+
+    path = Path(args.config) if getattr(args, "config", None) else default_config_path()
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return None
+
+
+def _with_store(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[int]]) -> int:
+    cfg = _load(args)
+    if cfg is None:
+        return 1
+    from engine.runtime.paths import EnginePaths
+    from engine.store.db import Store
+
+    db = EnginePaths.of(cfg, getattr(args, "account", None)).database
+
+    async def main() -> int:
+        store = await Store.open(db)
+        try:
+            return await work(store, cfg)
+        finally:
+            await store.close()
+
+    return asyncio.run(main())
+
+
+def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+    def show(line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+
+    return show
+
+
+def _fail(args: argparse.Namespace, message: str, code: int = 1) -> int:
+    if args.json:
+        print(json.dumps({"ok": False, "error": message}))
+    else:
+        print(f"error: {message}", file=sys.stderr)
+    return code
+
+
+def _reconcile(args: argparse.Namespace) -> int:
+    from engine.records.flex_client import FlexError
+    from engine.records.importer import FlexFormatError
+    from engine.records.service import run_reconcile_eod
+
+    if args.file and not Path(args.file).is_file():
+        return _fail(args, f"no such file: {args.file}", 2)
+
+    async def work(store: Any, cfg: Any) -> int:
+        try:
+            summary = await run_reconcile_eod(
+                store,
+                cfg,
+                date=args.date,
+                file=Path(args.file) if args.file else None,
+                progress=_progress(args),
+            )
+        except (FlexError, FlexFormatError) as exc:
+            return _fail(args, str(exc))
+        if args.json:
+            print(json.dumps({"ok": True, **summary.as_dict()}, indent=2))
+            return 0
+        print(summary.headline())
+        for c in summary.changes:
+            print(f"  {c['kind']:>12}  {c['text']}")
+        for p in summary.problems:
+            print(f"  problem: {p['section']} row {p['index']} ({p['row_id']}): {p['message']}")
+        for cur, net in summary.net_pnl_closed.items():
+            print(f"  net P&L of trades closed in this run: {net} {cur}")
+        return 0
+
+    return _with_store(args, work)
+
+
+def _historical(args: argparse.Namespace) -> int:
+    from engine.records.flex_client import FlexError
+    from engine.records.importer import FlexFormatError
+    from engine.records.service import run_import_historical
+
+    if args.end_date < args.start_date:
+        return _fail(args, "--end-date is before --start-date", 2)
+
+    async def work(store: Any, cfg: Any) -> int:
+        try:
+            out = await run_import_historical(
+                store, cfg, args.start_date, args.end_date, progress=_progress(args)
+            )
+        except (FlexError, FlexFormatError) as exc:
+            return _fail(args, str(exc))
+        if args.json:
+            print(json.dumps({"ok": True, **out.as_dict()}, indent=2))
+            return 0
+        tot = out.totals()
+        print(
+            f"{args.start_date} .. {args.end_date}: {len(out.chunks)} request(s), "
+            f"{tot['rows_new']} new row(s), {tot['rows_skipped']} already booked, "
+            f"{tot.get('opened', 0)} opened, {tot.get('closed', 0)} closed, "
+            f"{tot['problems']} problem row(s)"
+        )
+        return 0
+
+    return _with_store(args, work)
+
+
+def _trades(args: argparse.Namespace) -> int:
+    from engine.records.service import trades_payload
+
+    async def work(store: Any, cfg: Any) -> int:
+        data = await trades_payload(store, args.since, args.strategy)
+        if args.json:
+            print(json.dumps({"ok": True, **data}, indent=2))
+            return 0
+        _print_trades(data)
+        return 0
+
+    return _with_store(args, work)
+
+
+COLUMNS = (
+    ("id", "id"),
+    ("strategy", "trade_strategy"),
+    ("symbol", "symbol"),
+    ("type", "sec_type"),
+    ("contract", None),
+    ("side", "side"),
+    ("qty", "quantity"),
+    ("entry", "entry_price"),
+    ("exit", "exit_price"),
+    ("reason", "exit_reason"),
+    ("comm", "commission"),
+    ("net P&L", "net_pnl"),
+    ("status", "status"),
+)
+
+
+def _cell(t: dict[str, Any], key: str | None) -> str:
+    if key is None:
+        if t["sec_type"] in ("OPT", "FOP"):
+            return f"{t['expiry'] or ''} {t['strike'] or ''}{t['right'] or ''}".strip()
+        return ""
+    v = t.get(key)
+    if v is None:
+        return "-"
+    if key == "entry_price" and t.get("estimated"):
+        return f"{v}*"
+    return str(v)
+
+
+def _print_trades(data: dict[str, Any]) -> None:
+    trades = data["trades"]
+    if sys.stdout.isatty():
+        from rich.console import Console
+        from rich.table import Table
+
+        table = Table(title=f"{len(trades)} trade(s)")
+        for name, _ in COLUMNS:
+            table.add_column(
+                name,
+                justify="right" if name in ("qty", "entry", "exit", "comm", "net P&L") else "left",
+            )
+        for t in trades:
+            table.add_row(*(_cell(t, k) for _, k in COLUMNS))
+        console = Console()
+        console.print(table)
+        pnl = Table(title="net P&L after commissions (closed trades)")
+        for name in (
+            "strategy",
+            "currency",
+            "closed",
+            "wins",
+            "losses",
+            "gross",
+            "commission",
+            "net",
+        ):
+            pnl.add_column(name)
+        for s in data["pnl"]:
+            pnl.add_row(
+                *(
+                    str(s[k])
+                    for k in (
+                        "strategy",
+                        "currency",
+                        "closed",
+                        "wins",
+                        "losses",
+                        "gross",
+                        "commission",
+                        "net",
+                    )
+                )
+            )
+        console.print(pnl)
+        return
+    print("\t".join(name for name, _ in COLUMNS))
+    for t in trades:
+        print("\t".join(_cell(t, k) for _, k in COLUMNS))
+    for s in data["pnl"]:
+        print(
+            f"# {s['strategy']} {s['currency']}: {s['closed']} closed, gross {s['gross']}, "
+            f"commission {s['commission']}, net {s['net']}"
+        )

@@ -1,0 +1,601 @@
+"""Two-tier execution at the open, restartable at any point.
+
+Per approved lineup entry the phase lives in `lineup.status`:
+approved -> (Stage 2) stage2_ok | cancelled -> (tier 1) submitted -> (tier 2) repricing ->
+repriced -> filled | partial | unfilled | cancelled | rejected.
+`run()` first reconciles with IBKR (recovery), then carries every entry forward from the
+phase it is in, so a restart after a crash resumes without sending anything twice: before any
+send it checks (on a fresh broker snapshot) that no entry order of that lineup entry is working
+and sends at most the quantity not yet sold. A cancel is confirmed before a replacement.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Any
+
+from config.models import PutdeskConfig
+from engine.domain import MarketData, OptionRef, Quote, Reason, Underlying
+from engine.execution import pricing
+from engine.execution.brackets import Bracket, OrderLeg, exit_pair, plan_bracket
+from engine.execution.crash import crash_point
+from engine.execution.intents import IntentRepo
+from engine.execution.killswitch import halt_reason
+from engine.execution.ports import BrokerOrder, OrderPort
+from engine.execution.records import Recorder, iso, set_lineup
+from engine.execution.recovery import Recovery, RecoveryReport
+from engine.execution.stage2 import Stage2Guards, StagedTrade, validate
+from engine.execution.watcher import SyncReport, Watcher, leg_of
+from engine.market.clock import Clock, sleep_until
+from engine.store.db import Store, dec, dec_or_none
+
+ACTIVE = ("approved", "stage2_ok", "submitted", "repricing", "repriced", "partial")
+Sleep = Callable[[float], Awaitable[None]]
+TradingAllowed = Callable[[], tuple[bool, Reason]]
+
+
+@dataclass
+class ExecutionSummary:
+    ok: bool
+    reason: Reason
+    decisions: list[dict[str, Any]] = field(default_factory=list)
+    recovery: str = ""
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "ok": self.ok,
+            "reason_code": self.reason.code,
+            "reason": self.reason.text,
+            "decisions": self.decisions,
+            "recovery": self.recovery,
+        }
+
+
+def is_paper_account(account: str) -> bool:
+    return account.startswith(("DU", "DF", "SIM"))
+
+
+class TwoTierWorkflow:
+    """Stage 2 + tier 1 + tier 2 + after-tier-2 for the approved lineup of one account."""
+
+    def __init__(
+        self,
+        *,
+        store: Store,
+        account_id: str,
+        port: OrderPort,
+        market: MarketData,
+        clock: Clock,
+        config: PutdeskConfig,
+        publish: Callable[..., Any] | None = None,
+        trading_allowed: TradingAllowed | None = None,
+        live_confirmed: bool = False,
+        sleep: Sleep | None = None,
+        poll_s: float = 1.0,
+        cancel_timeout_s: float = 30.0,
+    ):
+        self.store = store
+        self.account_id = account_id
+        self.port = port
+        self.market = market
+        self.clock = clock
+        self.cfg = config
+        self.ex = config.execution
+        self.rec = Recorder(store, account_id, publish)
+        self.intents = IntentRepo(store, account_id)
+        self.watcher = Watcher(port, self.intents, self.rec)
+        self.recovery = Recovery(port, self.intents, self.watcher, self.rec)
+        self.trading_allowed = trading_allowed
+        self.live_confirmed = live_confirmed
+        self._sleep = sleep
+        self.poll_s = poll_s
+        self.cancel_timeout_s = cancel_timeout_s
+        self.summary = ExecutionSummary(True, Reason("execution.done", ""))
+        self._last: SyncReport | None = None
+
+    # ----------------------------------------------------------------- plumbing
+    def now(self) -> dt.datetime:
+        return self.clock.now()
+
+    async def sleep(self, seconds: float) -> None:
+        if self._sleep is not None:
+            await self._sleep(seconds)
+        else:
+            await sleep_until(self.clock, self.now() + dt.timedelta(seconds=seconds))
+
+    async def sync(self) -> SyncReport:
+        self._last = await self.watcher.sync(self.now())
+        return self._last
+
+    def decide(
+        self, lineup_id: int | None, reason: Reason, severity: str = "info", **data: Any
+    ) -> None:
+        self.rec.event(
+            "execution.decision",
+            reason.text,
+            self.now(),
+            reason=reason,
+            severity=severity,
+            data={"lineup_id": lineup_id, **data},
+        )
+        self.summary.decisions.append(
+            {"lineup_id": lineup_id, "code": reason.code, "text": reason.text, **data}
+        )
+
+    async def record(
+        self,
+        lineup_id: int,
+        reason: Reason,
+        *,
+        status: str | None = None,
+        severity: str = "info",
+        **cols: Any,
+    ) -> None:
+        """A decision and the lineup row change commit together."""
+        self.decide(lineup_id, reason, severity)
+        async with self.store.transaction() as conn:
+            await set_lineup(conn, lineup_id, self.now(), status=status, reason=reason, **cols)
+            events = await self.rec.write(conn)
+        await self.rec.announce(events)
+
+    async def guard(self) -> Reason | None:
+        """No IBKR = no trade; halted = no trade; live needs the typed confirmation."""
+        halted = await halt_reason(self.store, self.account_id)
+        if halted is not None:
+            return halted
+        if not self.port.connected():
+            return Reason("ibkr.disconnected", "not connected to IBKR: nothing is sent")
+        if self.trading_allowed is not None:
+            ok, why = self.trading_allowed()
+            if not ok:
+                return why
+        if not is_paper_account(self.port.account) and not self.live_confirmed:
+            return Reason(
+                "live.unconfirmed", "live account: --live and a typed confirmation are required"
+            )
+        return None
+
+    async def lineup(self, statuses: tuple[str, ...] = ACTIVE) -> list[dict[str, Any]]:
+        marks = ",".join("?" for _ in statuses)
+        return await self.store.fetchall(
+            f"SELECT * FROM lineup WHERE account_id IS ? AND status IN ({marks}) ORDER BY id",
+            (self.account_id, *statuses),
+        )
+
+    # ----------------------------------------------------------------- entry point
+    async def run(self, *, open_at: dt.datetime | None = None) -> ExecutionSummary:
+        """Recover, Stage 2, wait for the open, tier 1, tier 2, then leave or cancel."""
+        why = await self.guard()
+        if why is not None:
+            self.decide(None, why, "warning")
+            await self.rec.flush()
+            return ExecutionSummary(False, why, self.summary.decisions)
+        rep: RecoveryReport = await self.recovery.run(self.now())
+        self.summary.recovery = rep.summary
+        await self.stage2()
+        if open_at is not None and self.now() < open_at:
+            await self.sleep((open_at - self.now()).total_seconds())
+        await self.tier1()
+        await self.wait_tier(phase=("submitted",))
+        await self.tier2()
+        await self.wait_tier(phase=("repriced", "submitted"))
+        await self.finish()
+        await self.rec.flush()
+        return self.summary
+
+    # ----------------------------------------------------------------- Stage 2
+    async def stage2(self) -> None:
+        sel = self.cfg.selection
+        guards = Stage2Guards(
+            min_otm_pct=sel.min_otm_pct,
+            min_premium=sel.min_premium,
+            max_strikes_moved=self.ex.max_strikes_moved,
+            min_open_interest=self.ex.min_liquidity_oi,
+            max_spread_pct=sel.max_spread_pct,
+        )
+        live = not is_paper_account(self.port.account)
+        for row in await self.lineup(("approved",)):
+            lid = int(row["id"])
+            staged = StagedTrade(
+                lineup_id=lid,
+                symbol=row["symbol"],
+                expiry=row["expiry"],
+                strike=dec(row["strike"]),
+                otm_pct=float(row["otm_pct"] or 0.0),
+                premium=dec(row["premium"] or row["limit_price"] or "0"),
+                quantity=int(row["quantity"]),
+                right=row["right"] or "P",
+                stale=bool(row["stale"]) and live,
+            )
+            try:
+                decision, reason = await self._stage2_one(staged, guards)
+            except Exception as exc:  # a broker error cancels this entry, with its reason
+                reason = getattr(exc, "reason", None) or Reason("stage2.error", str(exc))
+                await self.record(lid, reason, status="cancelled", severity="warning")
+                continue
+            if decision.action == "cancel" or decision.option is None:
+                await self.record(lid, reason, status="cancelled", severity="warning")
+                continue
+            opt = decision.option
+            await self.record(
+                lid,
+                reason,
+                status="stage2_ok",
+                con_id=opt.con_id,
+                strike=format(Decimal(str(opt.strike)), "f"),
+                otm_pct=decision.otm_pct,
+                selection_json=None if decision.action == "keep" else row["selection_json"],
+            )
+
+    async def _stage2_one(self, staged: StagedTrade, guards: Stage2Guards) -> tuple[Any, Reason]:
+        und = await self.market.qualify_underlying(staged.symbol)
+        uq = await self.market.underlying_quote(und)
+        options = await self._strikes(und, staged.expiry, staged.right)
+        strikes = sorted(options, key=lambda o: o.strike)
+        if not strikes:
+            return validate(staged, uq, [], guards, self.now())
+        target = float(staged.strike)
+        idx = min(range(len(strikes)), key=lambda i: abs(strikes[i].strike - target))
+        window = strikes[
+            max(0, idx - guards.max_strikes_moved) : idx + guards.max_strikes_moved + 1
+        ]
+        quotes = await self.market.option_quotes(window)
+        chain: list[tuple[OptionRef, Quote | None]] = [(o, quotes.get(o.con_id)) for o in window]
+        return validate(staged, uq, chain, guards, self.now())
+
+    async def _strikes(self, und: Underlying, expiry: str, right: str) -> list[OptionRef]:
+        chains = await self.market.option_chain(und)
+        classes = [c.trading_class for c in chains if expiry in c.expirations]
+        if not classes:
+            return []
+        tc = und.symbol if und.symbol in classes else classes[0]
+        return await self.market.expiry_strikes(und, expiry, tc, right)
+
+    async def _option(self, row: dict[str, Any]) -> OptionRef:
+        return OptionRef(
+            symbol=row["symbol"],
+            expiry=row["expiry"],
+            strike=float(dec(row["strike"])),
+            right=row["right"] or "P",
+            con_id=int(row["con_id"]),
+            trading_class=row["symbol"],
+        )
+
+    # ----------------------------------------------------------------- helpers on state
+    def _entry_orders(self, lineup_id: int, orders: list[BrokerOrder]) -> list[BrokerOrder]:
+        prefix = f"pd-L{lineup_id}-"
+        return [
+            o
+            for o in orders
+            if o.order_ref.startswith(prefix)
+            and leg_of(o.order_ref) == "entry"
+            and not o.order_ref.endswith("p")
+        ]
+
+    async def _sold(self, lineup_id: int) -> int:
+        row = await self.store.fetchone(
+            "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)),0) AS n FROM executions "
+            "WHERE side='SLD' AND order_ref LIKE ?",
+            (f"pd-L{lineup_id}-%",),
+        )
+        return int(row["n"]) if row else 0
+
+    async def _send(
+        self,
+        option: OptionRef,
+        legs: list[OrderLeg],
+        lineup_id: int | None,
+        *,
+        purpose_prefix: str = "",
+        oca_group: str = "",
+    ) -> Reason | None:
+        """Intent first (committed), then the order(s), then 'sent'. Returns a refusal or None."""
+        why = await self.guard()
+        if why is not None:
+            return why
+        await self.intents.write_legs(
+            legs, option, lineup_id=lineup_id, now=self.now(), purpose_prefix=purpose_prefix
+        )
+        crash_point("after_intent")
+        for i, leg in enumerate(legs):
+            await self.port.place(option, [leg], oca_group)
+            if i == 0 and len(legs) > 1:
+                crash_point("during_bracket")
+        crash_point("after_send")
+        await self.intents.set_status([leg.order_ref for leg in legs], "sent", self.now())
+        return None
+
+    # ----------------------------------------------------------------- tier 1
+    async def tier1(self) -> None:
+        await self.sync()
+        assert self._last is not None
+        orders = self._last.orders
+        for row in await self.lineup(("stage2_ok",)):
+            lid = int(row["id"])
+            if any(o.working for o in self._entry_orders(lid, orders)):
+                await self.record(
+                    lid,
+                    Reason("tier1.already_working", "an entry order is already working at IBKR"),
+                    status="submitted",
+                )
+                continue
+            remaining = int(row["quantity"]) - await self._sold(lid)
+            if remaining <= 0:
+                await self.record(
+                    lid, Reason("tier1.already_filled", "already sold"), status="filled"
+                )
+                continue
+            await self._place_entry(row, remaining, tier=1)
+
+    async def _place_entry(self, row: dict[str, Any], quantity: int, *, tier: int) -> bool:
+        lid = int(row["id"])
+        option = await self._option(row)
+        quotes = await self.market.option_quotes([option])
+        q = quotes.get(option.con_id)
+        min_prem = self.cfg.selection.min_premium
+        if tier == 1:
+            price, reason = (
+                pricing.tier1_price(
+                    q,
+                    symbol=option.symbol,
+                    mode=self.ex.tier1_price,
+                    min_premium=min_prem,
+                    now=self.now(),
+                )
+                if q is not None
+                else (None, Reason("quote.missing", "no quote"))
+            )
+        else:
+            current = dec_or_none(row["limit_price"])
+            if current is None or q is None:
+                price, reason = None, Reason("quote.missing", "no quote or no current limit")
+            else:
+                price, reason = pricing.tier2_price(
+                    current,
+                    q,
+                    symbol=option.symbol,
+                    step=self.ex.tier2_step,
+                    min_premium=min_prem,
+                    now=self.now(),
+                )
+        if price is None:
+            status = "cancelled" if tier == 1 else "unfilled"
+            await self.record(lid, reason, status=status, severity="warning")
+            return False
+        key = await self.intents.next_key(lid)
+        bracket, breason = plan_bracket(
+            key=key,
+            symbol=option.symbol,
+            quantity=quantity,
+            limit_price=price,
+            take_profit_pct=self.ex.take_profit_pct,
+            stop_multiple=self.ex.stop_multiple,
+            min_premium=min_prem,
+        )
+        if bracket is None:
+            await self.record(lid, breason, status="cancelled", severity="warning")
+            return False
+        refused = await self._send(option, bracket.legs, lid)
+        if refused is not None:
+            await self.record(lid, refused, severity="warning")
+            return False
+        status = "submitted" if tier == 1 else "repriced"
+        await self.record(
+            lid,
+            Reason(reason.code, f"{reason.text}; {breason.text}"),
+            status=status,
+            limit_price=price,
+        )
+        return True
+
+    # ----------------------------------------------------------------- waiting
+    async def _due(self, lineup_id: int) -> dt.datetime:
+        row = await self.store.fetchone(
+            "SELECT MAX(created_at) AS t FROM order_intents WHERE lineup_id=? AND purpose='entry'",
+            (lineup_id,),
+        )
+        t = dt.datetime.fromisoformat(row["t"]) if row and row["t"] else self.now()
+        return t + dt.timedelta(seconds=self.ex.tier2_wait_s)
+
+    async def wait_tier(self, *, phase: tuple[str, ...]) -> None:
+        """Follow fills until every entry in `phase` is filled or its wait has run out."""
+        while True:
+            await self.sync()
+            rows = await self.lineup(phase)
+            if not rows:
+                return
+            dues = [await self._due(int(r["id"])) for r in rows]
+            if self.now() >= min(dues):
+                return
+            remaining = (min(dues) - self.now()).total_seconds()
+            await self.sleep(min(self.poll_s, remaining))
+
+    # ----------------------------------------------------------------- tier 2
+    async def tier2(self) -> None:
+        await self.sync()
+        for row in await self.lineup(("submitted", "partial", "repricing")):
+            lid = int(row["id"])
+            if row["status"] != "repricing" and self.now() < await self._due(lid):
+                continue
+            sold = await self._sold(lid)
+            remaining = int(row["quantity"]) - sold
+            if remaining <= 0:
+                continue
+            if sold > 0 and self.ex.partial_fill == "cancel":
+                await self._stop_entry(
+                    row,
+                    Reason(
+                        "partial.cancelled",
+                        f"partial fill {sold}/{row['quantity']}: remainder "
+                        "cancelled (partial_fill=cancel)",
+                    ),
+                    final_status="partial",
+                )
+                continue
+            if row["status"] != "repricing":
+                await self.record(
+                    lid,
+                    Reason("tier2.start", "tier 2: cancelling before repricing"),
+                    status="repricing",
+                )
+            ok = await self._cancel_working(lid)
+            if not ok:
+                await self.record(
+                    lid,
+                    Reason("tier2.cancel_unconfirmed", "cancel not confirmed: no replacement sent"),
+                    status="submitted",
+                    severity="warning",
+                )
+                continue
+            crash_point("during_tier2")
+            sold = await self._sold(lid)
+            remaining = int(row["quantity"]) - sold
+            if remaining <= 0:
+                await self.record(
+                    lid,
+                    Reason("tier2.filled_meanwhile", "filled while cancelling"),
+                    status="filled",
+                )
+                continue
+            await self._protect(lid, sold)
+            fresh = await self.store.fetchone("SELECT * FROM lineup WHERE id=?", (lid,))
+            assert fresh is not None
+            if not await self._place_entry(fresh, remaining, tier=2):
+                if self.ex.after_tier2 == "leave" and sold == 0:
+                    pass
+                if sold > 0:
+                    await self.record(
+                        lid,
+                        Reason("tier2.partial_kept", f"kept the {sold} already sold"),
+                        status="partial",
+                    )
+
+    async def _cancel_working(self, lineup_id: int) -> bool:
+        """Cancel the working entry order(s) of an entry and wait for IBKR to confirm."""
+        await self.sync()
+        assert self._last is not None
+        working = [o for o in self._entry_orders(lineup_id, self._last.orders) if o.working]
+        for o in working:
+            await self.port.cancel(o.order_ref)
+        deadline = self.now() + dt.timedelta(seconds=self.cancel_timeout_s)
+        while True:
+            await self.sync()
+            assert self._last is not None
+            if not any(o.working for o in self._entry_orders(lineup_id, self._last.orders)):
+                return True
+            if self.now() >= deadline:
+                return False
+            await self.sleep(min(self.poll_s, 1.0))
+
+    async def _protect(self, lineup_id: int, sold: int) -> None:
+        """After a partly filled entry was cancelled, make sure exits cover what was sold."""
+        if sold <= 0:
+            return
+        assert self._last is not None
+        prefix = f"pd-L{lineup_id}-"
+        covered = sum(
+            o.quantity - o.filled
+            for o in self._last.orders
+            if o.order_ref.startswith(prefix) and o.order_ref.endswith("-tp") and o.working
+        )
+        bought = await self.store.fetchone(
+            "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)),0) AS n FROM executions "
+            "WHERE side='BOT' AND order_ref LIKE ?",
+            (prefix + "%",),
+        )
+        open_qty = sold - (int(bought["n"]) if bought else 0)
+        need = open_qty - covered
+        if need <= 0:
+            return
+        row = await self.store.fetchone(
+            "SELECT * FROM order_intents WHERE lineup_id=? AND purpose='entry' AND "
+            "order_ref IN (SELECT order_ref FROM executions WHERE side='SLD') ORDER BY id "
+            "LIMIT 1",
+            (lineup_id,),
+        )
+        lrow = await self.store.fetchone("SELECT * FROM lineup WHERE id=?", (lineup_id,))
+        assert lrow is not None
+        option = await self._option(lrow)
+        basis = dec(row["limit_price"]) if row else dec(lrow["limit_price"])
+        key = (await self.intents.next_key(lineup_id)) + "p"
+        bracket, reason = plan_bracket(
+            key=key,
+            symbol=option.symbol,
+            quantity=need,
+            limit_price=basis,
+            take_profit_pct=self.ex.take_profit_pct,
+            stop_multiple=self.ex.stop_multiple,
+        )
+        if bracket is None:
+            self.decide(lineup_id, reason, "error")
+            return
+        legs = exit_pair(bracket, need)
+        refused = await self._send(
+            option, legs, lineup_id, purpose_prefix="protect_", oca_group=f"pd-oca-{key}"
+        )
+        self.decide(
+            lineup_id,
+            refused
+            or Reason(
+                "exits.protected", f"exit orders placed for the {need} contracts already sold"
+            ),
+        )
+
+    async def _stop_entry(self, row: dict[str, Any], reason: Reason, *, final_status: str) -> None:
+        lid = int(row["id"])
+        ok = await self._cancel_working(lid)
+        sold = await self._sold(lid)
+        if ok:
+            await self._protect(lid, sold)
+        status = final_status if sold == 0 or final_status != "unfilled" else "partial"
+        if sold >= int(row["quantity"]):
+            status = "filled"
+        await self.record(
+            lid,
+            reason
+            if ok
+            else Reason("cancel.unconfirmed", f"{reason.text}; cancel not confirmed by IBKR"),
+            status=status,
+            severity="info" if ok else "warning",
+        )
+
+    # ----------------------------------------------------------------- after tier 2
+    async def finish(self) -> None:
+        await self.sync()
+        for row in await self.lineup(("submitted", "repriced", "partial")):
+            lid = int(row["id"])
+            sold = await self._sold(lid)
+            if sold >= int(row["quantity"]):
+                await self.record(lid, Reason("execution.filled", "fully filled"), status="filled")
+                continue
+            if self.ex.after_tier2 == "cancel" or (sold > 0 and self.ex.partial_fill == "cancel"):
+                await self._stop_entry(
+                    row,
+                    Reason(
+                        "tier2.cancelled",
+                        f"unfilled after tier 2 ({sold}/{row['quantity']} "
+                        "sold): cancelled (after_tier2=cancel)",
+                    ),
+                    final_status="unfilled",
+                )
+            else:
+                self.decide(
+                    lid,
+                    Reason(
+                        "tier2.left",
+                        f"left working after tier 2 ({sold}/{row['quantity']} sold, DAY order)",
+                    ),
+                )
+        await self.rec.flush()
+
+
+def bracket_of(bracket: Bracket) -> list[str]:
+    """The refs of a bracket's legs, entry first."""
+    return [leg.order_ref for leg in bracket.legs]
+
+
+def as_iso(t: dt.datetime) -> str:
+    return iso(t)

@@ -1,0 +1,303 @@
+"""The engine's own commands: status, orders, positions, events, kill/resume, settings."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import os
+import tempfile
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import yaml
+
+from config.loader import SHIPPED_CONFIG, ConfigError, default_config_path, load_model
+from config.models import PutdeskConfig
+from engine.api.models import (
+    GetEvents,
+    GetOrders,
+    GetPositions,
+    GetSettings,
+    GetStatus,
+    Kill,
+    Result,
+    Resume,
+    SaveSettings,
+)
+from engine.broker.errors import BrokerError
+from engine.broker.orders import trade_summary
+from engine.domain import Reason
+from engine.store.db import to_json, utcnow_iso
+
+if TYPE_CHECKING:
+    from engine.runtime.engine import Engine
+
+
+def install_core(engine: Engine) -> None:
+    """Register the core command handlers on `engine.registry`."""
+    r = engine.registry
+    r.register(GetStatus, lambda c: get_status(engine, c))
+    r.register(GetOrders, lambda c: get_orders(engine, c))
+    r.register(GetPositions, lambda c: get_positions(engine, c))
+    r.register(GetEvents, lambda c: get_events(engine, c))
+    r.register(Kill, lambda c: kill(engine, c))
+    r.register(Resume, lambda c: resume(engine, c))
+    r.register(GetSettings, lambda c: get_settings(engine, c))
+    r.register(SaveSettings, lambda c: save_settings(engine, c))
+
+
+def _money(d: Decimal) -> str:
+    return format(d, "f")
+
+
+async def _budget(engine: Engine) -> dict[str, Any]:
+    _ok, why = engine.session.data_allowed()
+    if not engine.session.connected:
+        return {"available": False, "reason_code": why.code, "reason": why.text}
+    try:
+        snap = await asyncio.wait_for(
+            engine.services.account_snapshot(), engine.cfg.ibkr.request_timeout_s
+        )
+    except (BrokerError, TimeoutError) as exc:
+        reason = (
+            exc.reason
+            if isinstance(exc, BrokerError)
+            else Reason("broker.timeout", "account summary timed out")
+        )
+        return {"available": False, "reason_code": reason.code, "reason": reason.text}
+    pct = Decimal(str(engine.cfg.budget.margin_pct_of_nlv))
+    budget = (snap.net_liquidation * pct / Decimal(100)).quantize(Decimal("0.01"))
+    return {
+        "available": True,
+        "account": snap.account,
+        "time": snap.time.isoformat(),
+        "net_liquidation": _money(snap.net_liquidation),
+        "equity_with_loan": _money(snap.equity_with_loan),
+        "full_init_margin": _money(snap.full_init_margin),
+        "full_maint_margin": _money(snap.full_maint_margin),
+        "available_funds": _money(snap.available_funds),
+        "excess_liquidity": _money(snap.excess_liquidity),
+        "buying_power": _money(snap.buying_power),
+        "cushion": snap.cushion,
+        "budget_pct": float(pct),
+        "budget": _money(budget),
+        "headroom": _money(budget - snap.full_maint_margin),
+    }
+
+
+async def _lineup_counts(engine: Engine) -> dict[str, int]:
+    if engine.store is None:
+        return {}
+    rows = await engine.store.fetchall(
+        "SELECT status, COUNT(*) AS n FROM lineup WHERE account_id IS ? OR account_id IS NULL "
+        "GROUP BY status",
+        (engine.account,),
+    )
+    return {str(r["status"]): int(r["n"]) for r in rows}
+
+
+async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
+    s = engine.session
+    open_orders = (
+        [trade_summary(t) for t in engine.orders.putdesk_open_trades()] if s.connected else []
+    )
+    st = engine.pacer.stats()
+    halted = engine.halted
+    return Result.success(
+        engine=engine.info(),
+        connection=s.status(),
+        budget=await _budget(engine),
+        halted={
+            "halted": halted is not None,
+            "reason_code": halted.code if halted else None,
+            "reason": halted.text if halted else None,
+        },
+        lineup=await _lineup_counts(engine),
+        open_orders=open_orders,
+        pacing={
+            "sent": st.sent,
+            "queued": st.queued,
+            "peak_per_window": st.peak_per_window,
+            "max_per_s": st.max_per_s,
+            "lines_in_use": st.lines_in_use,
+            "peak_lines": st.peak_lines,
+            "max_lines": st.max_lines,
+        },
+    )
+
+
+async def get_orders(engine: Engine, _cmd: GetOrders) -> Result:
+    trades = engine.services.open_orders()
+    return Result.success(orders=[trade_summary(t) for t in trades])
+
+
+async def get_positions(engine: Engine, _cmd: GetPositions) -> Result:
+    out = []
+    for p in engine.services.positions():
+        c = p.contract
+        out.append(
+            {
+                "account": p.account,
+                "symbol": c.symbol,
+                "local_symbol": c.localSymbol,
+                "con_id": c.conId,
+                "sec_type": c.secType,
+                "expiry": c.lastTradeDateOrContractMonth,
+                "strike": c.strike,
+                "right": c.right,
+                "multiplier": c.multiplier,
+                "position": float(p.position),
+                "avg_cost": p.avgCost,
+            }
+        )
+    return Result.success(positions=out)
+
+
+async def get_events(engine: Engine, cmd: GetEvents) -> Result:
+    if engine.store is None:
+        return Result.success(
+            events=[e.model_dump(mode="json") for e in engine.bus.recent(cmd.limit)]
+        )
+    rows = await engine.store.fetchall(
+        "SELECT * FROM (SELECT id, ts, account_id, kind, severity, code, message, data_json "
+        "FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",
+        (cmd.limit,),
+    )
+    events = [
+        {
+            "id": r["id"],
+            "ts": r["ts"],
+            "account": r["account_id"],
+            "kind": r["kind"],
+            "severity": r["severity"],
+            "code": r["code"],
+            "message": r["message"],
+            "data": json.loads(r["data_json"]) if r["data_json"] else {},
+        }
+        for r in rows
+    ]
+    return Result.success(events=events)
+
+
+async def kill(engine: Engine, cmd: Kill) -> Result:
+    """Halt (persisted) and cancel every open putdesk order."""
+    reason = Reason("engine.killed", cmd.reason)
+    engine.session.halt(reason)
+    await engine.persist_halt(reason)
+    cancelled = 0
+    error = None
+    if engine.session.connected:
+        try:
+            cancelled = await engine.orders.cancel_all_putdesk()
+        except BrokerError as exc:
+            error = exc.reason.text
+    else:
+        error = "not connected: open orders could not be cancelled now"
+    engine.bus.publish(
+        "engine.state",
+        f"kill switch: {cmd.reason}; {cancelled} order(s) cancelled",
+        severity="warning",
+        code="engine.killed",
+        data={"state": "halted", "cancelled": cancelled, "error": error},
+    )
+    return Result.success(halted=True, cancelled=cancelled, error=error)
+
+
+async def resume(engine: Engine, _cmd: Resume) -> Result:
+    engine.session.resume()
+    await engine.persist_halt(None)
+    engine.bus.publish("engine.state", "trading resumed", data={"state": "running"})
+    allowed, why = engine.session.trading_allowed()
+    return Result.success(halted=False, trading_allowed=allowed, reason=why.text)
+
+
+def settings_path(engine: Engine) -> Path:
+    """Where SaveSettings writes: the config file in use, never the shipped defaults."""
+    p = engine.options.config_path or default_config_path()
+    if p.resolve() == SHIPPED_CONFIG.resolve():
+        from config.paths import user_config_file
+
+        return user_config_file()
+    return p
+
+
+async def get_settings(engine: Engine, _cmd: GetSettings) -> Result:
+    return Result.success(
+        path=str(settings_path(engine)),
+        settings=engine.cfg.model_dump(mode="json"),
+        schema=PutdeskConfig.model_json_schema(),
+    )
+
+
+def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in changes.items():
+        if isinstance(v, dict) and isinstance(out.get(k), dict):
+            out[k] = _merge(out[k], v)
+        else:
+            out[k] = v
+    return out
+
+
+def write_atomic(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=".putdesk-", suffix=".yaml", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with __import__("contextlib").suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+async def save_settings(engine: Engine, cmd: SaveSettings) -> Result:
+    """Validate the merged settings; write YAML atomically; snapshot it; apply in memory."""
+    path = settings_path(engine)
+    merged = _merge(engine.cfg.model_dump(mode="json", exclude_unset=False), cmd.changes)
+    text = yaml.safe_dump(merged, sort_keys=False)
+    try:
+        new = load_model(PutdeskConfig, path, text=text, environ={})
+    except ConfigError as exc:
+        return Result(
+            ok=False,
+            exit_code=1,
+            error=str(exc),
+            reason_code="settings.invalid",
+            data={"problems": [{"field": p.field, "message": p.message} for p in exc.problems]},
+        )
+    write_atomic(path, text)
+    snapshot_id = None
+    if engine.store is not None:
+        sha = hashlib.sha256(text.encode()).hexdigest()
+        async with engine.store.transaction() as conn:
+            await conn.execute(
+                "INSERT OR IGNORE INTO config_snapshots(created_at, kind, sha256, body) "
+                "VALUES (?,?,?,?)",
+                (utcnow_iso(), "main", sha, to_json(merged)),
+            )
+            async with conn.execute(
+                "SELECT id FROM config_snapshots WHERE kind='main' AND sha256=?", (sha,)
+            ) as cur:
+                row = await cur.fetchone()
+            snapshot_id = int(row[0]) if row else None
+    restart = (
+        new.ibkr != engine.cfg.ibkr or new.paths != engine.cfg.paths or new.sim != engine.cfg.sim
+    )
+    engine.cfg = new
+    engine.bus.publish(
+        "notice",
+        f"settings saved to {path}",
+        data={"snapshot_id": snapshot_id, "restart_required": restart},
+    )
+    return Result.success(
+        path=str(path),
+        snapshot_id=snapshot_id,
+        restart_required=restart,
+        settings=new.model_dump(mode="json"),
+    )

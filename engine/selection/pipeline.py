@@ -1,0 +1,510 @@
+"""Request-minimal scan orchestration over any `engine.domain.MarketData`.
+
+Per symbol: qualify -> underlying quote -> option parameters -> the preferred expiry's listed
+put strikes -> pre-filter by OTM % and Black-Scholes delta estimated from one IV guess ->
+quotes/greeks for the few strikes left -> filters -> what-if margin for the finalists. The
+next expiry in the DTE window is tried only when nothing in the first one passes. Contract
+ids, option parameters and an expiry's strikes are cached per exchange day (`DayCache`), so a
+rescan asks IBKR only for quotes, greeks and margin. Symbols run concurrently under a
+semaphore; the broker's pacer enforces the message and market-data-line budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import inspect
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from config.models import SelectionConfig
+from engine.domain import (
+    MarginImpact,
+    MarketData,
+    OptionChainInfo,
+    OptionRef,
+    Quote,
+    Reason,
+    Underlying,
+)
+from engine.market.blackscholes import implied_vol
+from engine.selection import filters as F
+from engine.selection.ai import AICandidate, AIVerdict
+from engine.selection.scoring import (
+    Components,
+    composite,
+    efficiency_raw,
+    liquidity_score,
+    normalise,
+    safety_score,
+)
+
+#: IV used for the delta estimate when neither the underlying nor its ATM put gives one.
+DEFAULT_IV_GUESS = 0.5
+RISK_FREE_RATE = 0.04
+
+
+@dataclass
+class StrikeEval:
+    """One quoted strike that passed every filter (a finalist once margin is known)."""
+
+    option: OptionRef
+    quote: Quote
+    otm_pct: float
+    dte: int
+    components: Components
+    pre_score: float
+    margin: Decimal | None = None
+    impact: MarginImpact | None = None
+    efficiency: float = 0.0
+    score: float = 0.0
+
+    @property
+    def premium(self) -> Decimal:
+        return Decimal(str(self.quote.bid or 0)).quantize(Decimal("0.01"))
+
+    @property
+    def return_on_margin(self) -> float:
+        if not self.margin or self.margin <= 0:
+            return 0.0
+        return float(self.premium * self.option.multiplier / self.margin)
+
+
+@dataclass(frozen=True)
+class Rejection:
+    """A strike that did not make it, and why."""
+
+    expiry: str
+    strike: float
+    con_id: int
+    reason: Reason
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "expiry": self.expiry,
+            "strike": self.strike,
+            "con_id": self.con_id,
+            "code": self.reason.code,
+            "text": self.reason.text,
+        }
+
+
+@dataclass
+class SymbolResult:
+    """Everything the scan learnt about one symbol."""
+
+    symbol: str
+    sector: str = "Unknown"
+    underlying: Underlying | None = None
+    underlying_price: float | None = None
+    expiry: str | None = None
+    reason: Reason | None = None
+    finalists: list[StrikeEval] = field(default_factory=list)
+    rejected: list[Rejection] = field(default_factory=list)
+    data_flags: list[str] = field(default_factory=list)
+    stale: bool = False
+    best: StrikeEval | None = None
+    ai_reason: str | None = None
+
+
+class DayCache:
+    """What does not change within an exchange day: qualified underlyings, option parameters
+    and each expiry's listed strikes. Cleared when the ET date changes."""
+
+    def __init__(self) -> None:
+        self.day: dt.date | None = None
+        self.underlyings: dict[str, Underlying] = {}
+        self.chains: dict[str, list[OptionChainInfo]] = {}
+        self.strikes: dict[tuple[str, str, str], list[OptionRef]] = {}
+
+    def roll(self, day: dt.date) -> None:
+        if day != self.day:
+            self.day = day
+            self.underlyings.clear()
+            self.chains.clear()
+            self.strikes.clear()
+
+
+ProgressFn = Callable[[SymbolResult, int, int], Awaitable[None] | None]
+
+
+def underlying_price(q: Quote) -> float | None:
+    """Last trade if positive, else mid, else the quote's underlying price."""
+    for v in (q.last, q.mid, q.underlying_price):
+        if v is not None and v > 0:
+            return float(v)
+    return None
+
+
+def pick_chain(symbol: str, chains: Sequence[OptionChainInfo]) -> OptionChainInfo | None:
+    """The trading class named like the symbol, else the one listing the most expiries."""
+    if not chains:
+        return None
+    for c in chains:
+        if c.trading_class == symbol:
+            return c
+    return max(chains, key=lambda c: len(c.expirations))
+
+
+def pre_components(opt: OptionRef, q: Quote, und: float, cfg: SelectionConfig) -> Components:
+    assert q.delta is not None and q.iv is not None
+    sp = F.spread_pct(q) or 0.0
+    return Components(
+        safety=safety_score(abs(q.delta), F.otm_pct(und, opt.strike), q.iv, cfg),
+        liquidity=liquidity_score(sp, q.volume, q.open_interest, cfg),
+    )
+
+
+class SelectionPipeline:
+    """Scan symbols against `md`; `max_quotes` strikes quoted per expiry tried."""
+
+    def __init__(
+        self,
+        md: MarketData,
+        cfg: SelectionConfig,
+        *,
+        cache: DayCache | None = None,
+        concurrency: int = 8,
+        max_expiries: int = 2,
+        max_quotes: int | None = None,
+    ) -> None:
+        self.md = md
+        self.cfg = cfg
+        self.cache = cache or DayCache()
+        self.concurrency = concurrency
+        self.max_expiries = max_expiries
+        self.max_quotes = max_quotes or cfg.finalists_per_symbol
+
+    async def scan(
+        self,
+        symbols: Sequence[str],
+        now: dt.datetime,
+        *,
+        allow_stale: bool = False,
+        sector_hints: dict[str, str] | None = None,
+        on_symbol: ProgressFn | None = None,
+    ) -> list[SymbolResult]:
+        """Evaluate every symbol (order kept); `on_symbol(result, done, total)` after each."""
+        self.cache.roll(F.et_date(now))
+        sem = asyncio.Semaphore(self.concurrency)
+        total = len(symbols)
+        done = 0
+        hints = sector_hints or {}
+
+        async def one(sym: str) -> SymbolResult:
+            nonlocal done
+            async with sem:
+                res = await self._symbol(sym, now, allow_stale, hints.get(sym))
+            done += 1
+            if on_symbol is not None:
+                maybe = on_symbol(res, done, total)
+                if inspect.isawaitable(maybe):
+                    await maybe
+            return res
+
+        return list(await asyncio.gather(*(one(s) for s in symbols)))
+
+    async def _symbol(
+        self, symbol: str, now: dt.datetime, allow_stale: bool, hint: str | None
+    ) -> SymbolResult:
+        res = SymbolResult(symbol=symbol, stale=allow_stale)
+        if allow_stale:
+            res.data_flags.append("stale")
+        try:
+            await self._evaluate(res, now, allow_stale, hint)
+        except Exception as exc:  # one symbol's failure never stops the scan
+            reason = getattr(exc, "reason", None)
+            res.reason = (
+                reason
+                if isinstance(reason, Reason)
+                else Reason("broker_error", f"{type(exc).__name__}: {exc}")
+            )
+            res.finalists = []
+        return res
+
+    async def _evaluate(
+        self, res: SymbolResult, now: dt.datetime, allow_stale: bool, hint: str | None
+    ) -> None:
+        cfg, sym = self.cfg, res.symbol
+        und = self.cache.underlyings.get(sym)
+        if und is None:
+            try:
+                und = await self.md.qualify_underlying(sym)
+            except Exception as exc:
+                reason = getattr(exc, "reason", None)
+                text = reason.text if isinstance(reason, Reason) else str(exc)
+                res.reason = Reason(F.R_QUALIFY_FAILED, f"{sym}: {text}")
+                return
+            self.cache.underlyings[sym] = und
+        res.underlying = und
+        res.sector = cfg.sector_overrides.get(sym) or (
+            und.sector if und.sector and und.sector != "Unknown" else (hint or "Unknown")
+        )
+        uq = await self.md.underlying_quote(und)
+        if not uq.is_live:
+            if not allow_stale:
+                res.reason = Reason(
+                    F.R_NOT_LIVE, f"underlying data is {uq.market_data_type.label}, not live"
+                )
+                return
+            res.data_flags.append(uq.market_data_type.label)
+        price = underlying_price(uq)
+        if price is None:
+            res.reason = Reason(F.R_NO_UNDERLYING_PRICE, f"no price for {sym}")
+            return
+        res.underlying_price = price
+        chains = self.cache.chains.get(sym)
+        if chains is None:
+            chains = await self.md.option_chain(und)
+            self.cache.chains[sym] = chains
+        chain = pick_chain(sym, chains)
+        if chain is None or not chain.expirations:
+            res.reason = Reason(F.R_NO_CHAIN, f"IBKR lists no option chain for {sym}")
+            return
+        expiries, why = F.expiries_in_order(chain.expirations, F.et_date(now), cfg)
+        if why is not None:
+            res.reason = why
+            return
+        und_iv: float | None = uq.iv if uq.iv and uq.iv > 0 else None
+        passed: list[StrikeEval] = []
+        today = F.et_date(now)
+        for expiry in expiries[: self.max_expiries]:
+            res.expiry = expiry
+            key = (sym, expiry, chain.trading_class)
+            refs = self.cache.strikes.get(key)
+            if refs is None:
+                refs = await self.md.expiry_strikes(und, expiry, chain.trading_class, "P")
+                self.cache.strikes[key] = refs
+            refs = [r for r in refs if r.right == "P" and r.con_id > 0]
+            eligible = [r for r in refs if F.otm_pct(price, r.strike) >= cfg.min_otm_pct]
+            for r in refs:
+                if F.otm_pct(price, r.strike) < cfg.min_otm_pct:
+                    otm = F.otm_pct(price, r.strike)
+                    res.rejected.append(
+                        Rejection(
+                            expiry,
+                            r.strike,
+                            r.con_id,
+                            Reason(
+                                F.R_OTM,
+                                f"strike {r.strike:g} is {otm:.2f}% OTM < {cfg.min_otm_pct:g}% "
+                                f"(underlying {price:g})",
+                            ),
+                        )
+                    )
+            if not eligible:
+                if not refs:
+                    res.rejected.append(
+                        Rejection(
+                            expiry, 0.0, 0, Reason(F.R_NO_STRIKES, f"no puts listed {expiry}")
+                        )
+                    )
+                continue
+            years = F.years_to_expiry(expiry, now)
+            days = F.dte(expiry, today)
+            # Probe the eligible strike nearest the money: it has the largest |delta| any
+            # eligible strike can have, and its IV anchors the estimate for the rest.
+            probe = max(eligible, key=lambda r: r.strike)
+            pq = (await self.md.option_quotes([probe])).get(probe.con_id)
+            self._judge(res, probe, pq, price, days, allow_stale, passed)
+            rest = [r for r in eligible if r is not probe]
+            if pq is not None and pq.delta is not None and abs(pq.delta) < cfg.delta_min:
+                for r in rest:
+                    res.rejected.append(
+                        Rejection(
+                            expiry,
+                            r.strike,
+                            r.con_id,
+                            Reason(
+                                F.R_DELTA,
+                                f"|delta| below {abs(pq.delta):.4f} (that of {probe.strike:g}, "
+                                f"nearer the money) < delta_min {cfg.delta_min:g}",
+                            ),
+                        )
+                    )
+                continue
+            iv_guess = self._iv_guess(pq, probe, price, years, und_iv, res)
+            pre = F.prefilter(
+                rest, price, years, iv_guess, cfg, self.max_quotes, RISK_FREE_RATE, probe.strike
+            )
+            res.rejected.extend(Rejection(expiry, o.strike, o.con_id, r) for o, r in pre.rejected)
+            if pre.kept:
+                quotes = await self.md.option_quotes(pre.kept)
+                for opt in pre.kept:
+                    self._judge(res, opt, quotes.get(opt.con_id), price, days, allow_stale, passed)
+            if passed:
+                break
+        if not passed:
+            res.reason = F.summarise_rejections(r.reason for r in res.rejected)
+            return
+        passed.sort(key=lambda s: (-s.pre_score, -s.otm_pct))
+        finalists = passed[: cfg.finalists_per_symbol]
+        for s in passed[cfg.finalists_per_symbol :]:
+            res.rejected.append(
+                Rejection(
+                    s.option.expiry,
+                    s.option.strike,
+                    s.option.con_id,
+                    Reason(
+                        F.R_NOT_FINALIST,
+                        f"pre-score {s.pre_score:.1f} below the top {cfg.finalists_per_symbol}",
+                    ),
+                )
+            )
+        impacts = await asyncio.gather(
+            *(self.md.what_if(s.option, 1, s.premium) for s in finalists),
+            return_exceptions=True,
+        )
+        for s, imp in zip(finalists, impacts, strict=True):
+            margin = _margin_of(imp)
+            if margin is None:
+                why_text = (
+                    str(getattr(imp, "reason", None) or imp)
+                    if isinstance(imp, BaseException)
+                    else "what-if returned no margin change"
+                )
+                res.rejected.append(
+                    Rejection(
+                        s.option.expiry,
+                        s.option.strike,
+                        s.option.con_id,
+                        Reason(F.R_MARGIN, f"strike {s.option.strike:g}: {why_text}"),
+                    )
+                )
+                continue
+            assert isinstance(imp, MarginImpact)
+            s.margin, s.impact = margin, imp
+            res.finalists.append(s)
+        if not res.finalists:
+            res.reason = Reason(F.R_MARGIN, "no what-if margin for any finalist")
+
+    def _judge(
+        self,
+        res: SymbolResult,
+        opt: OptionRef,
+        q: Quote | None,
+        price: float,
+        days: int,
+        allow_stale: bool,
+        passed: list[StrikeEval],
+    ) -> None:
+        """Run the filters on one quoted strike: a pass joins `passed`, a fail `res.rejected`."""
+        problem = F.check_strike(opt, q, price, self.cfg, allow_stale=allow_stale)
+        if problem is not None:
+            res.rejected.append(Rejection(opt.expiry, opt.strike, opt.con_id, problem))
+            return
+        assert q is not None
+        comp = pre_components(opt, q, price, self.cfg)
+        passed.append(
+            StrikeEval(
+                option=opt,
+                quote=q,
+                otm_pct=F.otm_pct(price, opt.strike),
+                dte=days,
+                components=comp,
+                pre_score=composite(comp, self.cfg.weights, use_efficiency=False),
+            )
+        )
+        if not q.is_live and q.market_data_type.label not in res.data_flags:
+            res.data_flags.append(q.market_data_type.label)
+
+    @staticmethod
+    def _iv_guess(
+        q: Quote | None,
+        probe: OptionRef,
+        price: float,
+        years: float,
+        und_iv: float | None,
+        res: SymbolResult,
+    ) -> float:
+        """IV for the delta estimate: the probe's model IV, else implied from its mid, else the
+        underlying's option IV tick, else DEFAULT_IV_GUESS (flagged)."""
+        if q is not None and q.iv and q.iv > 0:
+            flag, iv = "iv_guess:probe", float(q.iv)
+        elif (
+            q is not None
+            and q.mid
+            and (v := implied_vol(q.mid, price, probe.strike, years, RISK_FREE_RATE, 0.0, "P"))
+        ):
+            flag, iv = "iv_guess:probe_mid", v
+        elif und_iv:
+            flag, iv = "iv_guess:underlying", und_iv
+        else:
+            flag, iv = "iv_guess:default", DEFAULT_IV_GUESS
+        if flag not in res.data_flags:
+            res.data_flags.append(flag)
+        return iv
+
+
+def _margin_of(imp: object) -> Decimal | None:
+    """Margin per contract from a what-if: the larger of the initial and maintenance change."""
+    if not isinstance(imp, MarginImpact):
+        return None
+    m = max(imp.init_margin_change, imp.maint_margin_change)
+    return m if m > 0 else None
+
+
+def rank(results: Sequence[SymbolResult], cfg: SelectionConfig) -> None:
+    """Efficiency normalised over every finalist of the scan, composite without AI, and the
+    best strike per symbol (the others stay finalists, ranked below it)."""
+    finals = [s for r in results for s in r.finalists]
+    raws = [
+        efficiency_raw(s.premium, s.option.multiplier, s.margin or Decimal(0), s.dte)
+        for s in finals
+    ]
+    for s, eff in zip(finals, normalise(raws), strict=True):
+        s.efficiency = eff
+        s.components = Components(s.components.safety, s.components.liquidity, eff, None)
+        s.score = composite(s.components, cfg.weights)
+    for r in results:
+        r.finalists.sort(key=lambda s: (-s.score, -s.otm_pct))
+        r.best = r.finalists[0] if r.finalists else None
+
+
+def ai_candidates(results: Sequence[SymbolResult]) -> list[AICandidate]:
+    out = []
+    for r in results:
+        b = r.best
+        if b is None or r.underlying_price is None:
+            continue
+        q = b.quote
+        out.append(
+            AICandidate(
+                symbol=r.symbol,
+                sector=r.sector,
+                underlying_price=r.underlying_price,
+                strike=b.option.strike,
+                expiry=b.option.expiry,
+                dte=b.dte,
+                bid=q.bid or 0.0,
+                ask=q.ask or 0.0,
+                mid=q.mid or 0.0,
+                iv=q.iv,
+                delta=q.delta,
+                gamma=q.gamma,
+                theta=q.theta,
+                vega=q.vega,
+                otm_pct=b.otm_pct,
+                open_interest=q.open_interest,
+                volume=q.volume,
+                margin=float(b.margin or 0),
+                return_on_margin=b.return_on_margin,
+            )
+        )
+    return out
+
+
+def apply_ai(results: Sequence[SymbolResult], verdict: AIVerdict, cfg: SelectionConfig) -> None:
+    """Put the AI score into each symbol's best strike and recompute its composite; with the
+    AI off the weight stays set aside (scores already renormalised by `rank`)."""
+    for r in results:
+        if r.best is None:
+            continue
+        if verdict.on and r.symbol in verdict.scores:
+            score, why = verdict.scores[r.symbol]
+            r.best.components = r.best.components.with_ai(score)
+            r.best.score = composite(r.best.components, cfg.weights)
+            r.ai_reason = why
+        else:
+            r.ai_reason = verdict.reason

@@ -1,0 +1,101 @@
+"""Tonight's Lineup rows: staged trades with their selection data and config snapshot.
+
+Status: 'staged' -> 'approved' (ready for execution) or 'removed'. Execution moves approved
+rows on ('sent', 'filled', 'cancelled'). `stale` is set for entries selected under the
+closed-market override and is never cleared; execution refuses them on live accounts.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from decimal import Decimal
+from typing import Any
+
+from engine.store.db import Store, insert_row, update_row, utcnow_iso
+
+ACTIVE_STATUSES = ("staged", "approved")
+
+
+class LineupRepo:
+    def __init__(self, store: Store):
+        self.store = store
+
+    async def add(self, values: dict[str, Any]) -> int:
+        return (await self.add_many([values]))[0]
+
+    async def add_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
+        """Insert entries in one transaction; `selection` (a dict) goes to selection_json."""
+        now = utcnow_iso()
+        ids = []
+        async with self.store.transaction() as conn:
+            for values in rows:
+                row = dict(values)
+                sel = row.pop("selection", None)
+                if sel is not None:
+                    row["selection_json"] = json.dumps(sel, sort_keys=True, default=str)
+                row.setdefault("status", "staged")
+                row.setdefault("created_at", now)
+                row.setdefault("updated_at", now)
+                if isinstance(row.get("stale"), bool):
+                    row["stale"] = int(row["stale"])
+                ids.append(await insert_row(conn, "lineup", row))
+        return ids
+
+    async def active(self, account_id: str | None) -> list[dict[str, Any]]:
+        """Staged and approved entries of the account (all accounts when None)."""
+        marks = ",".join("?" for _ in ACTIVE_STATUSES)
+        if account_id is None:
+            rows = await self.store.fetchall(
+                f"SELECT * FROM lineup WHERE status IN ({marks}) ORDER BY id", ACTIVE_STATUSES
+            )
+        else:
+            rows = await self.store.fetchall(
+                f"SELECT * FROM lineup WHERE status IN ({marks}) AND account_id IS ? ORDER BY id",
+                (*ACTIVE_STATUSES, account_id),
+            )
+        return [_decode(r) for r in rows]
+
+    async def get(self, lineup_id: int) -> dict[str, Any] | None:
+        row = await self.store.fetchone("SELECT * FROM lineup WHERE id=?", (lineup_id,))
+        return None if row is None else _decode(row)
+
+    async def set_status(
+        self, ids: Sequence[int], status: str, *, only_from: Sequence[str] = ACTIVE_STATUSES
+    ) -> list[int]:
+        """Move entries currently in `only_from` to `status`; returns the ids changed."""
+        now = utcnow_iso()
+        changed = []
+        async with self.store.transaction() as conn:
+            for i in ids:
+                async with conn.execute("SELECT status FROM lineup WHERE id=?", (i,)) as cur:
+                    row = await cur.fetchone()
+                if row is None or row[0] not in only_from:
+                    continue
+                values: dict[str, Any] = {"status": status, "updated_at": now}
+                if status == "approved":
+                    values["approved_at"] = now
+                await update_row(conn, "lineup", i, values)
+                changed.append(i)
+        return changed
+
+    async def set_quantity(self, lineup_id: int, quantity: int) -> None:
+        async with self.store.transaction() as conn:
+            await update_row(
+                conn, "lineup", lineup_id, {"quantity": quantity, "updated_at": utcnow_iso()}
+            )
+
+    async def clear(self, account_id: str | None) -> list[int]:
+        ids = [int(r["id"]) for r in await self.active(account_id)]
+        return await self.set_status(ids, "removed")
+
+
+def _decode(row: dict[str, Any]) -> dict[str, Any]:
+    if row.get("selection_json"):
+        row["selection"] = json.loads(row.pop("selection_json"))
+    row["stale"] = bool(row.get("stale"))
+    return row
+
+
+def margin_of(row: dict[str, Any]) -> Decimal:
+    return Decimal(str(row.get("margin_per_contract") or "0")) * int(row["quantity"])

@@ -1,0 +1,216 @@
+"""Two-tier execution scenarios against the in-memory exchange (stepped clock)."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from engine.execution.killswitch import is_halted, kill, resume
+from engine.execution.records import Recorder
+from tests.execution.fakes import FakeExchange
+from tests.execution.helpers import (
+    ACCOUNT,
+    EXPIRY,
+    add_lineup,
+    config,
+    lineup_row,
+    make_exchange,
+    open_store,
+    workflow,
+)
+
+
+def bid_to(strike: float, bid: float):  # type: ignore[no-untyped-def]
+    def hook(ex: FakeExchange) -> None:
+        c = ex.con("XYZ", EXPIRY, strike)
+        ex.set_quote(c, bid, bid + 0.10)
+    return hook
+
+
+async def events(store, code: str) -> list[dict]:  # type: ignore[no-untyped-def,type-arg]
+    return await store.fetchall("SELECT * FROM events WHERE code=?", (code,))
+
+
+async def test_gap_adapts_strike_and_fills(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    ex.gap("XYZ", -2.0)  # 98: strike 90 is now 8.2% OTM < 10%
+    wf = workflow(store, ex, config(), hook=bid_to(87.5, 0.40))
+    summary = await wf.run()
+    row = await lineup_row(store, lid)
+    assert row["strike"] == "87.5" and row["con_id"] == ex.con("XYZ", EXPIRY, 87.5)
+    assert (await events(store, "stage2.adapted"))
+    assert row["status"] == "filled", summary.decisions
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["quantity"] == 2 and trade["strike"] == "87.5"
+    await store.close()
+
+
+async def test_gap_too_large_cancels_with_reason(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    ex.gap("XYZ", -12.0)
+    await workflow(store, ex, config()).run()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "cancelled" and row["reason_code"] == "stage2.gap_too_large"
+    assert "strikes" in row["reason_text"]
+    assert ex.place_calls == []
+    assert await events(store, "stage2.gap_too_large")
+    await store.close()
+
+
+async def test_tier2_reprices_and_fills(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    state = {"n": 0}
+
+    def hook(e: FakeExchange) -> None:
+        # tier 1 at mid 0.50 never fills; once repriced to 0.48 the bid meets it
+        if any(r.endswith("-2") for r in e.books):
+            bid_to(90.0, 0.48)(e)
+        state["n"] += 1
+
+    await workflow(store, ex, config(), hook=hook).run()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "filled" and row["limit_price"] == "0.48"
+    assert ex.books["pd-L1-1"].status == "Cancelled"
+    assert ex.books["pd-L1-2"].status == "Filled"
+    assert all(v == 1 for v in ex.place_calls.count.__self__ and
+               {r: ex.place_calls.count(r) for r in ex.place_calls}.values())
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["entry_price"] == "0.48"
+    assert await events(store, "price.tier2")
+    await store.close()
+
+
+async def test_partial_fill_completed(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    ex.partial_max = 1
+    lid = await add_lineup(store, ex, quantity=3)
+    await workflow(store, ex, config(partial_fill="complete"), hook=bid_to(90.0, 0.50)).run()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "filled"
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["quantity"] == 3
+    await store.close()
+
+
+async def test_partial_fill_cancelled_and_protected(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    lid = await add_lineup(store, ex, quantity=3)
+    fired = {"done": False}
+
+    def hook(e: FakeExchange) -> None:
+        # exactly one contract trades at 0.50, then the bid falls away
+        if not fired["done"] and "pd-L1-1" in e.books:
+            e.partial_max = 1
+            bid_to(90.0, 0.50)(e)
+            fired["done"] = True
+        elif fired["done"]:
+            bid_to(90.0, 0.30)(e)
+
+    await workflow(store, ex, config(partial_fill="cancel"), hook=hook).run()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "partial" and row["reason_code"] == "partial.cancelled"
+    assert ex.books["pd-L1-1"].status == "Cancelled" and ex.books["pd-L1-1"].filled == 1
+    tp = ex.books["pd-L1-1-tp"]
+    assert tp.quantity == 1 and tp.status in ("Submitted", "PreSubmitted")
+    assert not any(r.startswith("pd-L1-2") for r in ex.books)  # no replacement
+    await store.close()
+
+
+async def test_take_profit_closes_trade_with_pnl(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    lid = await add_lineup(store, ex, quantity=2)
+    await workflow(store, ex, config(), hook=bid_to(90.0, 0.50)).run()
+    ex.set_quote(ex.con("XYZ", EXPIRY, 90.0), 0.20, 0.25)
+    await ex.advance(60)
+    wf = workflow(store, ex, config())
+    await wf.sync()
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["status"] == "closed"
+    assert trade["exit_reason"] == "take_profit" and trade["bracket_status"] == "take_profit_filled"
+    assert Decimal(trade["entry_price"]) == Decimal("0.5")
+    assert Decimal(trade["exit_price"]) == Decimal("0.25")
+    assert Decimal(trade["gross_pnl"]) == Decimal("50.00")  # (0.50 - 0.25) x 2 x 100
+    assert Decimal(trade["commission"]) == Decimal("2.60")  # 4 contracts x 0.65
+    assert Decimal(trade["net_pnl"]) == Decimal("47.40")
+    assert ex.books["pd-L1-1-sl"].status == "Cancelled"  # OCA sibling
+    await wf.sync()  # replay stores nothing twice
+    assert len(await store.fetchall("SELECT * FROM executions")) == 2
+    await store.close()
+
+
+async def test_margin_rejection_recorded(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    ex.reject_next = (201, "Equity with Loan Value 1000 must exceed Initial Margin 3000")
+    lid = await add_lineup(store, ex)
+    summary = await workflow(store, ex, config()).run()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "rejected" and row["reason_code"] == "ib.201"
+    assert "Initial Margin" in row["reason_text"]
+    intent = await store.fetchone("SELECT * FROM order_intents WHERE order_ref='pd-L1-1'")
+    assert intent is not None and intent["status"] == "rejected"
+    ev = await store.fetchall("SELECT * FROM events WHERE code='ib.201' AND severity='error'")
+    assert ev
+    assert not any(r.startswith("pd-L1-2") for r in ex.books)  # a rejection is not retried
+    assert summary.ok
+    await store.close()
+
+
+async def test_disconnect_during_execution_resumes_without_duplicates(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    calls = {"n": 0}
+
+    def hook(e: FakeExchange) -> None:
+        calls["n"] += 1
+        if calls["n"] == 2:
+            e.drop_connection()
+
+    wf = workflow(store, ex, config(), hook=hook)
+    try:
+        await wf.run()
+    except ConnectionError:
+        pass
+    assert (await lineup_row(store, lid))["status"] == "submitted"
+    ex.reconnect()
+    await workflow(store, ex, config(), hook=bid_to(90.0, 0.50)).run()
+    assert (await lineup_row(store, lid))["status"] == "filled"
+    counts = {r: ex.place_calls.count(r) for r in ex.place_calls}
+    assert all(n == 1 for n in counts.values()), counts
+    entries = [b for b in ex.books.values() if b.leg.leg == "entry"]
+    assert sum(b.filled for b in entries) == 2
+    await store.close()
+
+
+async def test_kill_switch_cancels_and_halts(tmp_path: Path) -> None:
+    store = await open_store(tmp_path)
+    ex = make_exchange()
+    await add_lineup(store, ex)
+    wf = workflow(store, ex, config())
+    await wf.stage2()
+    await wf.tier1()
+    rec = Recorder(store, ACCOUNT)
+    cancelled, reason = await kill(ex, store, ACCOUNT, rec, ex.clock.now(), "test")
+    assert "pd-L1-1" in cancelled and reason.code == "halt.killed"
+    assert await is_halted(store, ACCOUNT)
+    raw = await store.get_state(ACCOUNT, "halted")
+    assert raw is not None and json.loads(raw)["halted"] is True
+    await ex.advance(1)
+    assert ex.books["pd-L1-1"].status == "Cancelled"
+    await add_lineup(store, ex)
+    summary = await workflow(store, ex, config()).run()
+    assert not summary.ok and summary.reason.code == "halt.active"
+    await resume(store, ACCOUNT, rec, ex.clock.now())
+    assert not await is_halted(store, ACCOUNT)
+    await store.close()
