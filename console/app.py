@@ -103,7 +103,9 @@ COMMAND_REFRESH: dict[str, tuple[str, ...]] = {
 #: Refusals that are normal states rather than problems (e.g. no scan yet today).
 QUIET_CODES = {"no_scan"}
 
-RENDER_INTERVAL_S = 0.05  # scanner redraws are coalesced to at most 20 per second
+#: Scanner redraws are coalesced: however fast quotes arrive, the table redraws at most
+#: 1 / RENDER_INTERVAL_S times a second (a redraw re-renders every visible cell).
+RENDER_INTERVAL_S = 0.5
 
 
 class PutdeskApp(App[int]):

@@ -95,6 +95,8 @@ class MainScreen(Screen[None]):
         return str(self.query_one("#panes", TabbedContent).active or "scanner")
 
     def show_pane(self, name: str) -> None:
+        # drop focus first: a focused widget left in a hidden pane would switch back to it
+        self.set_focus(None)
         self.query_one("#panes", TabbedContent).active = name
 
     @on(TabbedContent.TabActivated)
@@ -110,6 +112,7 @@ class MainScreen(Screen[None]):
             "lineup": "#lineup-table",
             "positions": "#positions-table",
             "activity": "#activity-log",
+            "nakedtrader": "NakedTraderPane",
         }.get(name)
         if target:
             found = self.query(target)

@@ -86,6 +86,7 @@ class ScannerTable(DataTable[Cell]):
         self.sort_index = 0
         self.sort_reverse = SORTS[0][2]
         self.updates = 0
+        self._shown: dict[str, Any] | None = None
 
     def on_mount(self) -> None:
         for key, label in COLUMNS:
@@ -144,6 +145,8 @@ class ScannerTable(DataTable[Cell]):
                 self._cells.pop(key, None)
             added = False
             for key, c in incoming.items():
+                if self.candidates.get(key) == c and key in self._cells:
+                    continue  # unchanged candidate: nothing to format or compare
                 cells = self.row_cells(c)
                 old = self._cells.get(key)
                 if old is None:
@@ -158,7 +161,10 @@ class ScannerTable(DataTable[Cell]):
             if added or self.sort_index != 0 or self.sort_reverse != SORTS[0][2]:
                 self.resort()
         self.updates += 1
-        self.post_message(self.Highlighted(self.current()))
+        current = self.current()
+        if current != self._shown:
+            self._shown = current
+            self.post_message(self.Highlighted(current))
 
     def resort(self) -> None:
         _, fn, _ = SORTS[self.sort_index]
@@ -186,7 +192,8 @@ class ScannerTable(DataTable[Cell]):
 
     # -- actions ---------------------------------------------------------------------
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        self.post_message(self.Highlighted(self.current()))
+        self._shown = self.current()
+        self.post_message(self.Highlighted(self._shown))
 
     def action_stage(self) -> None:
         c = self.current()

@@ -98,6 +98,8 @@ class SocketServer:
         conn = _Connection(self, reader, writer)
         try:
             await conn.run()
+        except asyncio.CancelledError:
+            pass  # the server is closing
         finally:
             if task is not None:
                 self._conns.discard(task)

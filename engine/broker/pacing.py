@@ -160,6 +160,7 @@ class Pacer:
             grant.remaining -= 1
             self._reserved -= 1
             self._write(msg, now)
+            self._schedule()
             return
         if not self._queue and len(self._window) + self._reserved < self.max_per_s:
             self._write(msg, now)

@@ -26,7 +26,7 @@ from ib_async.wrapper import RequestError
 
 from engine.broker.errors import BrokerError, reason_for_ib_error
 from engine.broker.pacing import Priority
-from engine.broker.session import Session
+from engine.broker.session import ConnState, Session
 from engine.domain import (
     AccountSnapshot,
     MarginImpact,
@@ -377,6 +377,8 @@ class MarketServices:
                         raise BrokerError.of(
                             "session.disconnected", "connection to IBKR lost while quoting"
                         )
+                    if self.session.state == ConnState.DATA_UNAVAILABLE:
+                        break
                     if all(
                         all(_arrived(self._ticker(c, t), f) for f in required)
                         for c, t in tickers.items()
@@ -396,7 +398,7 @@ class MarketServices:
             self.session.note_data_ok()
             for q in quotes.values():
                 self.session.note_market_data_type(int(q.market_data_type))
-        elif self.session.state.value == "DATA_UNAVAILABLE":
+        elif self.session.state == ConnState.DATA_UNAVAILABLE:
             _ok, why = self.session.data_allowed()
             raise BrokerError(why)
         return quotes

@@ -63,7 +63,11 @@ def _engine(args: argparse.Namespace) -> int:
     level = AutomationLevel(args.level) if args.level else None
     return asyncio.run(
         run_headless(
-            cfg, live=args.live, level=level, account=args.account, config_path=args.config,
+            cfg,
+            live=args.live,
+            level=level,
+            account=args.account,
+            config_path=args.config,
             stdout=not args.quiet,
         )
     )
@@ -99,6 +103,13 @@ async def _one(args: argparse.Namespace, cmd: Any) -> tuple[int, Any]:
     return int(result.exit_code), result
 
 
+def _print_result(args: argparse.Namespace, result: Any) -> None:
+    if args.json:
+        print(result.model_dump_json(indent=2))
+    else:
+        _print_fail(args, result)
+
+
 def _print_fail(args: argparse.Namespace, result: Any) -> None:
     if args.json:
         print(result.model_dump_json(indent=2))
@@ -128,8 +139,10 @@ def _render_status(d: dict[str, Any]) -> None:
 
     con = Console()
     eng, c, b, h = d["engine"], d["connection"], d["budget"], d["halted"]
-    t = Table(title=f"putdesk engine {eng['account_key']} {eng.get('label') or ''}".strip(),
-              show_header=False)
+    t = Table(
+        title=f"putdesk engine {eng['account_key']} {eng.get('label') or ''}".strip(),
+        show_header=False,
+    )
     t.add_column("", style="bold")
     t.add_column("")
     t.add_row("Connection", f"{c['state']}" + (f" ({c['reason']})" if c.get("reason") else ""))
@@ -149,17 +162,26 @@ def _render_status(d: dict[str, Any]) -> None:
         t.add_row("Lineup", ", ".join(f"{k} {v}" for k, v in d["lineup"].items()))
     t.add_row("Open orders", str(len(d.get("open_orders", []))))
     p = d["pacing"]
-    t.add_row("Pacing", f"{p['sent']} msgs, peak {p['peak_per_window']}/{p['max_per_s']} per s, "
-              f"lines {p['lines_in_use']}/{p['max_lines']}")
+    t.add_row(
+        "Pacing",
+        f"{p['sent']} msgs, peak {p['peak_per_window']}/{p['max_per_s']} per s, "
+        f"lines {p['lines_in_use']}/{p['max_lines']}",
+    )
     con.print(t)
     if d.get("open_orders"):
         ot = Table(title="Open putdesk orders")
         for col in ("ref", "symbol", "action", "qty", "type", "limit", "status"):
             ot.add_column(col)
         for o in d["open_orders"]:
-            ot.add_row(str(o["order_ref"]), str(o["local_symbol"] or o["symbol"]), o["action"],
-                       f"{o['quantity']:g}", o["order_type"], str(o["limit_price"] or ""),
-                       o["status"])
+            ot.add_row(
+                str(o["order_ref"]),
+                str(o["local_symbol"] or o["symbol"]),
+                o["action"],
+                f"{o['quantity']:g}",
+                o["order_type"],
+                str(o["limit_price"] or ""),
+                o["status"],
+            )
         con.print(ot)
 
 
@@ -202,10 +224,12 @@ def _kill(args: argparse.Namespace) -> int:
     if result is None:
         return code
     if args.json or not result.ok:
-        print(result.model_dump_json(indent=2)) if args.json else _print_fail(args, result)
+        _print_result(args, result)
         return code
-    print(f"halted; {result.data['cancelled']} putdesk order(s) cancelled"
-          + (f" ({result.data['error']})" if result.data.get("error") else ""))
+    print(
+        f"halted; {result.data['cancelled']} putdesk order(s) cancelled"
+        + (f" ({result.data['error']})" if result.data.get("error") else "")
+    )
     return 0
 
 
@@ -216,7 +240,7 @@ def _resume(args: argparse.Namespace) -> int:
     if result is None:
         return code
     if args.json or not result.ok:
-        print(result.model_dump_json(indent=2)) if args.json else _print_fail(args, result)
+        _print_result(args, result)
         return code
     d = result.data
     print("resumed; trading " + ("allowed" if d["trading_allowed"] else "blocked: " + d["reason"]))

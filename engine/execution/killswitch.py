@@ -1,7 +1,8 @@
 """Kill switch: cancel every open putdesk order (orderRef prefix "pd-") and halt until released.
 
-The halt is persisted in engine_state (key `halted`, value = JSON {reason, at}), so a restart
-stays halted; `is_halted` is checked before every order is sent.
+The halt is persisted in engine_state (key `halted`, value JSON {halted, code, text, at}: the
+shape engine.runtime restores at start-up), so a restart stays halted; `is_halted` is
+checked before every order is sent.
 """
 
 from __future__ import annotations
@@ -26,8 +27,17 @@ async def halt_reason(store: Store, account_id: str) -> Reason | None:
         data = json.loads(raw)
     except ValueError:
         return Reason("halt.active", "engine halted")
-    text = f"engine halted: {data.get('reason', '')} (since {data.get('at')})"
+    if not isinstance(data, dict) or not data.get("halted"):
+        return None
+    text = f"engine halted: {data.get('text', '')} (since {data.get('at')})"
     return Reason("halt.active", text)
+
+
+def halt_value(reason: Reason | None, now: dt.datetime) -> str:
+    """The engine_state value, in the same shape as engine.runtime's persist_halt."""
+    if reason is None:
+        return json.dumps({"halted": False})
+    return json.dumps({"halted": True, "code": reason.code, "text": reason.text, "at": iso(now)})
 
 
 async def is_halted(store: Store, account_id: str) -> bool:
@@ -43,7 +53,7 @@ async def kill(
     reason: str = "kill switch pressed",
 ) -> tuple[list[str], Reason]:
     """Halt first (so nothing new is sent), then cancel every working putdesk order."""
-    await store.set_state(account_id, HALT_KEY, json.dumps({"reason": reason, "at": iso(now)}))
+    await store.set_state(account_id, HALT_KEY, halt_value(Reason("halt.killed", reason), now))
     cancelled: list[str] = []
     problems: list[str] = []
     if port is not None and port.connected():

@@ -27,10 +27,19 @@ def iso(t: dt.datetime) -> str:
 class Recorder:
     """Writes events and lineup decisions; forwards events to the bus (if any)."""
 
-    def __init__(self, store: Store, account_id: str, publish: Publish | None = None):
+    def __init__(
+        self,
+        store: Store,
+        account_id: str,
+        publish: Publish | None = None,
+        *,
+        store_events: bool = True,
+    ):
+        """`store_events=False` when the bus already stores every event (inside the engine)."""
         self.store = store
         self.account_id = account_id
         self.publish = publish
+        self.store_events = store_events
         self._pending: list[Event] = []
 
     def event(
@@ -58,6 +67,8 @@ class Recorder:
     async def write(self, conn: aiosqlite.Connection) -> list[Event]:
         """Insert the queued events inside the caller's open transaction."""
         out, self._pending = self._pending, []
+        if not self.store_events:
+            return out
         for ev in out:
             await insert_row(
                 conn,

@@ -409,7 +409,7 @@ class Watcher:
         entry = (sold_value / sold).quantize(PRICE_Q)
         values: dict[str, Any] = {
             "quantity": sold,
-            "entry_price": money(entry.normalize() if entry == entry.to_integral() else entry),
+            "entry_price": money(entry.normalize()),
             "commission": money(commission),
             "updated_at": iso(now),
         }
@@ -432,7 +432,7 @@ class Watcher:
             values.update(
                 {
                     "status": "closed",
-                    "exit_price": money(exit_avg),
+                    "exit_price": money(exit_avg.normalize()),
                     "exit_time": trade["exit_time"] if settled else last_exit_time,
                     "exit_reason": reason,
                     "gross_pnl": money(gross),
@@ -474,10 +474,12 @@ class Watcher:
             lineup = await _one(
                 conn, "SELECT quantity, status FROM lineup WHERE id=?", (trade["lineup_id"],)
             )
-            if lineup is not None and lineup["status"] not in ("filled",):
-                status = "filled" if sold >= int(lineup["quantity"]) else "partial"
-                if status != lineup["status"]:
-                    await set_lineup(conn, int(trade["lineup_id"]), now, status=status)
+            if (
+                lineup is not None
+                and lineup["status"] not in ("filled", "cancelled", "rejected")
+                and sold >= int(lineup["quantity"])
+            ):
+                await set_lineup(conn, int(trade["lineup_id"]), now, status="filled")
 
     async def settle_expired(
         self, positions: list[BrokerPosition], today: dt.date, now: dt.datetime

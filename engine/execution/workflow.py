@@ -32,7 +32,7 @@ from engine.execution.watcher import SyncReport, Watcher, leg_of
 from engine.market.clock import Clock, sleep_until
 from engine.store.db import Store, dec, dec_or_none
 
-ACTIVE = ("approved", "stage2_ok", "submitted", "repricing", "repriced", "partial")
+ACTIVE = ("approved", "stage2_ok", "submitted", "repricing", "repriced")
 Sleep = Callable[[float], Awaitable[None]]
 TradingAllowed = Callable[[], tuple[bool, Reason]]
 
@@ -76,6 +76,8 @@ class TwoTierWorkflow:
         sleep: Sleep | None = None,
         poll_s: float = 1.0,
         cancel_timeout_s: float = 30.0,
+        store_events: bool = True,
+        halt_key: str | None = None,
     ):
         self.store = store
         self.account_id = account_id
@@ -84,7 +86,8 @@ class TwoTierWorkflow:
         self.clock = clock
         self.cfg = config
         self.ex = config.execution
-        self.rec = Recorder(store, account_id, publish)
+        self.rec = Recorder(store, account_id, publish, store_events=store_events)
+        self.halt_key = halt_key or account_id
         self.intents = IntentRepo(store, account_id)
         self.watcher = Watcher(port, self.intents, self.rec)
         self.recovery = Recovery(port, self.intents, self.watcher, self.rec)
@@ -143,7 +146,7 @@ class TwoTierWorkflow:
 
     async def guard(self) -> Reason | None:
         """No IBKR = no trade; halted = no trade; live needs the typed confirmation."""
-        halted = await halt_reason(self.store, self.account_id)
+        halted = await halt_reason(self.store, self.halt_key)
         if halted is not None:
             return halted
         if not self.port.connected():
@@ -310,6 +313,11 @@ class TwoTierWorkflow:
 
     # ----------------------------------------------------------------- tier 1
     async def tier1(self) -> None:
+        if self.cfg.budget.overallocation_enabled:
+            from engine.execution.feeder import feed_tier1
+
+            await feed_tier1(self)
+            return
         await self.sync()
         assert self._last is not None
         orders = self._last.orders
@@ -416,7 +424,7 @@ class TwoTierWorkflow:
     # ----------------------------------------------------------------- tier 2
     async def tier2(self) -> None:
         await self.sync()
-        for row in await self.lineup(("submitted", "partial", "repricing")):
+        for row in await self.lineup(("submitted", "repricing")):
             lid = int(row["id"])
             if row["status"] != "repricing" and self.now() < await self._due(lid):
                 continue
@@ -565,7 +573,7 @@ class TwoTierWorkflow:
     # ----------------------------------------------------------------- after tier 2
     async def finish(self) -> None:
         await self.sync()
-        for row in await self.lineup(("submitted", "repriced", "partial")):
+        for row in await self.lineup(("submitted", "repriced")):
             lid = int(row["id"])
             sold = await self._sold(lid)
             if sold >= int(row["quantity"]):

@@ -47,6 +47,58 @@ ESSENTIAL = frozenset(
         "date",
     }
 )
+# Fields converted through ibflex (the rest of a row is kept verbatim in the payload only).
+FILL_FIELDS = frozenset(
+    {
+        "transactionType",
+        "openCloseIndicator",
+        "buySell",
+        "orderType",
+        "assetCategory",
+        "accountId",
+        "currency",
+        "symbol",
+        "conid",
+        "description",
+        "multiplier",
+        "strike",
+        "expiry",
+        "putCall",
+        "tradeID",
+        "tradeDate",
+        "tradeTime",
+        "dateTime",
+        "quantity",
+        "tradePrice",
+        "price",
+        "ibCommission",
+        "commission",
+        "ibCommissionCurrency",
+        "ibOrderID",
+        "transactionID",
+        "ibExecID",
+        "orderReference",
+        "underlyingConid",
+        "underlyingSymbol",
+    }
+)
+EAE_FIELDS = frozenset(
+    {
+        "transactionType",
+        "assetCategory",
+        "accountId",
+        "currency",
+        "symbol",
+        "conid",
+        "underlyingSymbol",
+        "putCall",
+        "date",
+        "quantity",
+        "tradePrice",
+        "commisionsAndTax",
+        "tradeID",
+    }
+)
 _BAD_ATTR = re.compile(r"^(?:\w+)\.(\w+) - |^(\w+): ")
 
 
@@ -289,10 +341,17 @@ def _row_id(el: ET.Element) -> str | None:
 
 
 def _parse_row(
-    el: ET.Element, section: str, index: int, out: ParsedStatement, ibparser: Any
+    el: ET.Element,
+    section: str,
+    index: int,
+    out: ParsedStatement,
+    ibparser: Any,
+    fields: frozenset[str] | None = None,
 ) -> Any:
     """ibflex-convert one row; drop unbooked bad fields with a warning, else report + None."""
-    attrib = dict(el.attrib)
+    attrib = (
+        dict(el.attrib) if fields is None else {k: v for k, v in el.attrib.items() if k in fields}
+    )
     dropped: list[str] = []
     for _ in range(8):
         probe = ET.Element(el.tag, attrib)
@@ -324,6 +383,18 @@ def _parse_row(
         RowProblem(section, index, _row_id(el), "error", "dropped: too many bad fields")
     )
     return None
+
+
+_CODES: frozenset[str] | None = None
+
+
+def _known_codes() -> frozenset[str]:
+    global _CODES
+    if _CODES is None:
+        from ibflex import enums
+
+        _CODES = frozenset(str(c.value) for c in enums.Code)
+    return _CODES
 
 
 def _short(msg: str) -> str:
@@ -377,7 +448,7 @@ def _convert_fill(
     ibparser: Any,
     seen: dict[str, int],
 ) -> FlexFill | None:
-    obj = _parse_row(el, section, index, out, ibparser)
+    obj = _parse_row(el, section, index, out, ibparser, FILL_FIELDS)
     if obj is None:
         return None
 
@@ -415,6 +486,17 @@ def _convert_fill(
         commission = out.commissions[obj.tradeID]
     raw_notes = el.get("notes") or ""
     notes = tuple(n for n in raw_notes.replace(",", ";").split(";") if n)
+    unknown = [n for n in notes if n not in _known_codes()]
+    if unknown:
+        out.problems.append(
+            RowProblem(
+                section,
+                index,
+                _row_id(el),
+                "warning",
+                f"unknown notes code(s) {', '.join(unknown)} (not in ibflex); kept as text",
+            )
+        )
     mult = obj.multiplier if obj.multiplier is not None else Decimal(1)
     sec_type = _enum_value(obj.assetCategory) or "STK"
     prefix = "" if section == "Trades" else "confirm:"
@@ -462,7 +544,7 @@ def _convert_eae(
     ibparser: Any,
     seen: dict[str, int],
 ) -> FlexEAE | None:
-    obj = _parse_row(el, "OptionEAE", index, out, ibparser)
+    obj = _parse_row(el, "OptionEAE", index, out, ibparser, EAE_FIELDS)
     if obj is None:
         return None
     action = _enum_value(obj.transactionType)

@@ -176,6 +176,12 @@ class _Planner:
         for e in stmt.eaes:
             self.eae_by_con_date.setdefault((e.con_id, e.date), []).append(e)
         self.flex_open_qty: dict[int, Decimal] = {}
+        self.by_con: dict[int | None, list[TradeRow]] = {}
+        self.by_ref: dict[str, list[TradeRow]] = {}
+        self.by_oid: dict[int, list[TradeRow]] = {}
+        self.assigned: dict[tuple[str, dt.date], list[TradeRow]] = {}
+        for t in state.trades.values():
+            self.index(t)
         self.new_exec_ids: set[int] = set()
         self.by_order: dict[tuple[int, int | None], int] = {}  # (ibOrderID, con) -> new trade
 
@@ -196,7 +202,30 @@ class _Planner:
         t = TradeRow(id=tid, created_at=self.now, updated_at=self.now, **kw)
         self.s.trades[tid] = t
         self.p.new_trades[tid] = t
+        self.index(t)
         return t
+
+    def index(self, t: TradeRow) -> None:
+        """Lookup tables so planning stays linear in the statement's size."""
+        self.by_con.setdefault(t.con_id, []).append(t)
+        if t.entry_order_ref:
+            self.by_ref.setdefault(t.entry_order_ref, []).append(t)
+        for oid in {t.entry_perm_id, t.entry_order_id}:
+            if oid is not None:
+                self.by_oid.setdefault(oid, []).append(t)
+        self.index_assigned(t)
+
+    def index_assigned(self, t: TradeRow) -> None:
+        if (
+            t.status == "closed"
+            and t.sec_type in ("OPT", "FOP")
+            and t.exit_reason in ("assigned", "exercised")
+            and t.exit_time is not None
+        ):
+            key = (t.symbol, t.exit_time.astimezone(dt.UTC).date())
+            lst = self.assigned.setdefault(key, [])
+            if t not in lst:
+                lst.append(t)
 
     def new_exec(self, f: FlexFill, trade_id: int | None) -> ExecutionRow:
         ex = ExecutionRow(
@@ -260,9 +289,14 @@ class _Planner:
         return None
 
     def open_on(self, con_id: int | None, side: str, symbol: str) -> list[TradeRow]:
+        pool = (
+            self.by_con.get(con_id, [])
+            if con_id is not None
+            else [t for t in self.s.trades.values() if t.con_id is None]
+        )
         out = [
             t
-            for t in self.s.trades.values()
+            for t in pool
             if t.status == "open"
             and t.side == side
             and (t.con_id == con_id if con_id is not None else t.symbol == symbol)
@@ -355,7 +389,10 @@ class _Planner:
             t.exit_price = ext
 
     def match_entry(self, f: FlexFill, side: str) -> TradeRow | None:
-        for t in self.s.trades.values():
+        pool = (self.by_ref.get(f.order_ref, []) if f.order_ref else []) + (
+            self.by_oid.get(f.order_id, []) if f.order_id else []
+        )
+        for t in pool:
             if t.side != side or (
                 t.con_id is not None and f.con_id is not None and t.con_id != f.con_id
             ):
@@ -443,9 +480,16 @@ class _Planner:
     ) -> int:
         """Close open trades on `side` with this fill; returns the quantity left over."""
         candidates = self.open_on(f.con_id, side, f.symbol)
-        if f.order_id is not None:
-            by_order = [t for t in candidates if f.order_id in (t.exit_order_id, t.stop_order_id)]
-            candidates = by_order + [t for t in candidates if t not in by_order]
+        # the trade whose bracket order this is; else hand-made trades (a manual round trip
+        # pairs with the manual open), then the strategies' trades, oldest first
+        by_order = [
+            t
+            for t in candidates
+            if f.order_id is not None and f.order_id in (t.exit_order_id, t.stop_order_id)
+        ]
+        manual = [t for t in candidates if t.trade_strategy == MANUAL and t not in by_order]
+        rest = [t for t in candidates if t not in by_order and t not in manual]
+        candidates = by_order + manual + rest
         takes: list[tuple[TradeRow, int]] = []
         left = qty
         for t in candidates:
@@ -489,11 +533,7 @@ class _Planner:
         return child
 
     def close(self, t: TradeRow, f: FlexFill, reason: str, commission: Decimal) -> None:
-        price = (
-            ZERO
-            if reason in ("expired",) or (reason in ("assigned", "exercised") and f.is_option)
-            else f.price
-        )
+        price = f.price  # IBKR books expiries and physical assignments at 0, cash ones at value
         t.exit_price = price
         t.exit_time = f.time
         t.exit_reason = reason
@@ -507,6 +547,7 @@ class _Planner:
             t.notes = "cash-settled exercise: the settlement amount is not in the statement"
         t.recompute_pnl()
         self.touch(t)
+        self.index_assigned(t)
         kind = reason if reason in ("expired", "assigned", "exercised") else "closed"
         if kind != "closed":
             self.p.counts["closed"] += 1
@@ -552,16 +593,7 @@ class _Planner:
             ("SELL", "short"): "C",
             ("SELL", "long"): "P",
         }
-        options = [
-            t
-            for t in self.s.trades.values()
-            if t.status == "closed"
-            and t.sec_type in ("OPT", "FOP")
-            and t.exit_reason in ("assigned", "exercised")
-            and t.exit_time is not None
-            and t.exit_time.astimezone(dt.UTC).date() == f.time.date()
-            and t.symbol == f.symbol
-        ]
+        options = self.assigned.get((f.symbol, f.time.date()), [])
         opt = None
         for o in options:
             if o.right in (None, want_right[(f.side, o.side)]):

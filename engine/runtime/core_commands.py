@@ -35,6 +35,10 @@ if TYPE_CHECKING:
     from engine.runtime.engine import Engine
 
 
+#: GetStatus reuses an account snapshot this young (seconds) instead of asking IBKR again.
+SNAPSHOT_TTL_S = 5.0
+
+
 def install_core(engine: Engine) -> None:
     """Register the core command handlers on `engine.registry`."""
     r = engine.registry
@@ -56,10 +60,15 @@ async def _budget(engine: Engine) -> dict[str, Any]:
     _ok, why = engine.session.data_allowed()
     if not engine.session.connected:
         return {"available": False, "reason_code": why.code, "reason": why.text}
+    cached = getattr(engine, "_status_snapshot", None)
     try:
-        snap = await asyncio.wait_for(
-            engine.services.account_snapshot(), engine.cfg.ibkr.request_timeout_s
-        )
+        if cached is not None and (engine.now() - cached.time).total_seconds() < SNAPSHOT_TTL_S:
+            snap = cached
+        else:
+            snap = await asyncio.wait_for(
+                engine.services.account_snapshot(), engine.cfg.ibkr.request_timeout_s
+            )
+            engine._status_snapshot = snap
     except (BrokerError, TimeoutError) as exc:
         reason = (
             exc.reason
@@ -160,6 +169,7 @@ async def get_events(engine: Engine, cmd: GetEvents) -> Result:
         return Result.success(
             events=[e.model_dump(mode="json") for e in engine.bus.recent(cmd.limit)]
         )
+    await engine.flush_events()
     rows = await engine.store.fetchall(
         "SELECT * FROM (SELECT id, ts, account_id, kind, severity, code, message, data_json "
         "FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",

@@ -107,6 +107,7 @@ class Engine:
         self._writer: asyncio.Task[None] | None = None
         self._stopped = asyncio.Event()
         self.on_stop: list[Any] = []
+        self._status_snapshot: Any = None
         from engine.runtime.core_commands import install_core
 
         install_core(self)
@@ -119,9 +120,22 @@ class Engine:
         return t
 
     def _default_clock(self) -> Any:
-        from engine.market.clock import RealClock
+        """Real time against IBKR. The embedded simulator's demo clock starts
+        `sim.minutes_before_open` before the next NYSE open and runs at `sim.speed`."""
+        from engine.market.clock import RealClock, ScaledClock
 
-        return RealClock()
+        if not self.simulated or self.options.sim_port is not None:
+            return RealClock()
+        if self.cfg.sim.start == "now":
+            return ScaledClock(dt.datetime.now(dt.UTC), self.cfg.sim.speed)
+        from engine.market.calendar import MarketCalendar
+
+        now = dt.datetime.now(dt.UTC)
+        cal = MarketCalendar()
+        start = cal.next_open(now) - dt.timedelta(minutes=self.cfg.sim.minutes_before_open)
+        if cal.is_open(now):
+            start = now
+        return ScaledClock(start, self.cfg.sim.speed)
 
     def _make_calendar(self) -> Any:
         from engine.market.calendar import MarketCalendar
@@ -258,6 +272,7 @@ class Engine:
         while True:
             ev = await self._event_queue.get()
             if ev is None or self.store is None:
+                self._event_queue.task_done()
                 return
             try:
                 await self.store.log_event(
@@ -271,6 +286,14 @@ class Engine:
                 )
             except Exception:
                 log.exception("could not store event")
+            finally:
+                self._event_queue.task_done()
+
+    async def flush_events(self, timeout: float = 5.0) -> None:
+        """Wait until every event published so far is in the store."""
+        if self._event_queue is not None and self._writer is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._event_queue.join(), timeout)
 
     # -- kill switch persistence ---------------------------------------------------------------
     async def _restore_halt(self) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
+import sys
 
 from config.models import AutomationLevel, PutdeskConfig
 from engine.runtime.engine import Engine, EngineOptions
@@ -50,6 +51,7 @@ async def run_headless(
         await engine.start()
     except AccountLocked as exc:
         log.error("%s", exc.reason.text)
+        print(f"putdesk engine: {exc.reason.text}", file=sys.stderr)
         return 3
     log.info("engine for %s running; socket %s; log %s", paths.key, paths.socket, logfile)
     try:

@@ -200,7 +200,7 @@ def describe_error(exc: BaseException) -> str:
 
 class ClaudeAdvisor:
     """The Anthropic Messages API as an `Advisor`. `key_fn` defaults to the env var named in
-    config (config.secrets); `client_factory` lets tests build the client differently."""
+    config (config.secrets); tests pass their own and `max_retries=0`."""
 
     def __init__(
         self,

@@ -39,6 +39,8 @@ SPY_RATIO = 0.0998
 VIX_SENS = 6.0
 VIX3M_SENS = 3.0
 _EPOCH = dt.date(2000, 1, 1)
+_VIX_FLOOR = math.log(9.0)
+_VIX3M_FLOOR = math.log(10.5)
 
 
 # --------------------------------------------------------------------------------------
@@ -375,13 +377,15 @@ class MarketModel:
             )
             noise = self._driver_log("~VIX", i, pos)
             if symbol == "VIX":
-                return self._anchor_log["VIX"] - VIX_SENS * r_spx + noise + self._offset("VIX", t)
-            return (
+                lg = self._anchor_log["VIX"] - VIX_SENS * r_spx + noise + self._offset("VIX", t)
+                return max(lg, _VIX_FLOOR)
+            lg = (
                 self._anchor_log["VIX3M"]
                 - VIX3M_SENS * r_spx
                 + 0.5 * noise
                 + self._offset("VIX3M", t)
             )
+            return max(lg, _VIX3M_FLOOR)
         return self._driver_log(symbol, i, pos) + self._offset(symbol, t)
 
     def price(self, symbol: str, t: dt.datetime | None = None) -> float:

@@ -698,12 +698,15 @@ class SimGateway:
             s.error(-1, code, text)
 
     def _next_id(self, cid: int) -> int:
+        """Next valid order id for a client: above every order id it ever used here."""
         n = self._next_ids.get(cid)
         if n is None:
             n = 1
-            with contextlib.suppress(Exception):
-                for _c, o, _st in self.book.open_orders(cid):
-                    n = max(n, int(o.orderId) + 1)
+            orders = getattr(self.book, "orders", None)
+            if isinstance(orders, dict):
+                for key in orders:
+                    if isinstance(key, tuple) and len(key) == 2 and key[0] == cid:
+                        n = max(n, int(key[1]) + 1)
             self._next_ids[cid] = n
         return n
 
@@ -1092,11 +1095,10 @@ class SimGateway:
         delayed = s.data_type in (3, 4)
         s.send(m.tick_req_params(r.req_id, inst.min_tick, "9c0001" if not delayed else "", 3))
         if s.data_type_requested:
+            # Frozen types (2, 4) report their live/delayed counterpart while the market is open.
             dtype = s.data_type
             if dtype in (2, 4) and self._market_open():
                 dtype -= 1
-            elif dtype == 1 and not self._market_open():
-                dtype = 1
             s.send(m.market_data_type(r.req_id, dtype))
         now = time.monotonic()
         sub = MktSub(r.req_id, inst, r.generic_ticks, delayed, now)

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import AsyncIterator, Iterable, Mapping, Sequence
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -150,7 +151,7 @@ class TradeRow:
 
     def to_db(self) -> dict[str, Any]:
         """Column values (money as exact TEXT, times as UTC ISO)."""
-        d = dataclasses.asdict(self)
+        d = {name: getattr(self, name) for name in TRADE_COLUMNS}
         for k in ("entry_time", "exit_time"):
             d[k] = iso(d[k])
         for k in ("strike", "entry_price", "exit_price", "commission", "gross_pnl", "net_pnl"):
@@ -228,7 +229,7 @@ class ExecutionRow:
         )
 
     def to_db(self) -> dict[str, Any]:
-        d = dataclasses.asdict(self)
+        d = {name: getattr(self, name) for name in EXECUTION_COLUMNS}
         d["time"] = iso(self.time)
         for k in ("quantity", "price", "strike", "commission", "realized_pnl"):
             d[k] = money(d[k])
@@ -256,7 +257,8 @@ async def insert_trades(conn: aiosqlite.Connection, rows: Sequence[TradeRow]) ->
         return
     cols = TRADE_COLUMNS
     sql = f"INSERT INTO trades ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-    await conn.executemany(sql, [[r.to_db()[c] for c in cols] for r in rows])
+    dbs = [r.to_db() for r in rows]
+    await conn.executemany(sql, [[d[c] for c in cols] for d in dbs])
 
 
 async def update_trades(conn: aiosqlite.Connection, rows: Sequence[TradeRow]) -> None:
@@ -265,7 +267,8 @@ async def update_trades(conn: aiosqlite.Connection, rows: Sequence[TradeRow]) ->
         return
     cols = [c for c in TRADE_COLUMNS if c not in ("id", "created_at")]
     sql = f"UPDATE trades SET {', '.join(c + '=?' for c in cols)} WHERE id=?"
-    await conn.executemany(sql, [[*(r.to_db()[c] for c in cols), r.id] for r in rows])
+    dbs = [r.to_db() for r in rows]
+    await conn.executemany(sql, [[*(d[c] for c in cols), d["id"]] for d in dbs])
 
 
 async def insert_executions(conn: aiosqlite.Connection, rows: Sequence[ExecutionRow]) -> None:
@@ -273,7 +276,8 @@ async def insert_executions(conn: aiosqlite.Connection, rows: Sequence[Execution
         return
     cols = EXECUTION_COLUMNS
     sql = f"INSERT INTO executions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-    await conn.executemany(sql, [[r.to_db()[c] for c in cols] for r in rows])
+    dbs = [r.to_db() for r in rows]
+    await conn.executemany(sql, [[d[c] for c in cols] for d in dbs])
 
 
 async def update_executions(conn: aiosqlite.Connection, rows: Sequence[ExecutionRow]) -> None:
@@ -281,7 +285,8 @@ async def update_executions(conn: aiosqlite.Connection, rows: Sequence[Execution
         return
     cols = [c for c in EXECUTION_COLUMNS if c != "id"]
     sql = f"UPDATE executions SET {', '.join(c + '=?' for c in cols)} WHERE id=?"
-    await conn.executemany(sql, [[*(r.to_db()[c] for c in cols), r.id] for r in rows])
+    dbs = [r.to_db() for r in rows]
+    await conn.executemany(sql, [[*(d[c] for c in cols), d["id"]] for d in dbs])
 
 
 async def next_id(conn: aiosqlite.Connection, table: str) -> int:
@@ -296,10 +301,23 @@ def _in_clause(values: Sequence[Any]) -> str:
 
 
 class TradesRepo:
-    """Async repository over one `Store`. Every write is one transaction."""
+    """Async repository over one `Store`.
+
+    Every write is one transaction of its own, unless the caller passes `conn=` (an open
+    `store.transaction()` connection): then it joins the caller's transaction, so a decision
+    and its booking commit together (`Store.transaction` is not re-entrant).
+    """
 
     def __init__(self, store: Store):
         self.store = store
+
+    @asynccontextmanager
+    async def _tx(self, conn: aiosqlite.Connection | None) -> AsyncIterator[aiosqlite.Connection]:
+        if conn is not None:
+            yield conn
+            return
+        async with self.store.transaction() as c:
+            yield c
 
     # --- trades --------------------------------------------------------------------------
 
@@ -331,6 +349,7 @@ class TradesRepo:
         related_trade_id: int | None = None,
         basis_adjustment: Decimal | None = None,
         notes: str | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> int:
         """Insert an open trade; returns its id. `entry_time` defaults to now (UTC)."""
         if side not in SIDES:
@@ -370,7 +389,7 @@ class TradesRepo:
         )
         values = row.to_db()
         del values["id"]
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             return await insert_row(conn, "trades", values)
 
     async def get_trade(self, trade_id: int) -> TradeRow | None:
@@ -393,6 +412,7 @@ class TradesRepo:
         commission: Decimal = ZERO,
         *,
         exit_order_id: int | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> TradeRow:
         """Close a trade, computing gross and net P&L exactly.
 
@@ -402,7 +422,7 @@ class TradesRepo:
         """
         if isinstance(exit_price, float):
             raise TradeError("exit_price must be Decimal, not float")
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             t = await self._require(conn, trade_id)
             if t.status == "closed":
                 return t
@@ -419,7 +439,12 @@ class TradesRepo:
             return t
 
     async def add_commission(
-        self, trade_id: int, amount: Decimal, *, exec_id: str | None = None
+        self,
+        trade_id: int,
+        amount: Decimal,
+        *,
+        exec_id: str | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> TradeRow:
         """Book a commission (positive = cost) on a trade and refresh its net P&L.
 
@@ -427,7 +452,7 @@ class TradesRepo:
         execution and only the difference to what was booked for it before is added, so a
         repeated report changes nothing.
         """
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             t = await self._require(conn, trade_id)
             delta = Decimal(amount)
             if exec_id is not None:
@@ -457,6 +482,7 @@ class TradesRepo:
         *,
         exit_order_id: int | None = None,
         stop_order_id: int | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> None:
         """Record the bracket's state (and its child order ids when given)."""
         sets = ["bracket_status=?", "updated_at=?"]
@@ -467,14 +493,16 @@ class TradesRepo:
         if stop_order_id is not None:
             sets.append("stop_order_id=?")
             params.append(stop_order_id)
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             cur = await conn.execute(
                 f"UPDATE trades SET {', '.join(sets)} WHERE id=?", [*params, trade_id]
             )
             if cur.rowcount == 0:
                 raise TradeError(f"no trade with id {trade_id}")
 
-    async def set_trade_fields(self, trade_id: int, **fields: Any) -> None:
+    async def set_trade_fields(
+        self, trade_id: int, *, conn: aiosqlite.Connection | None = None, **fields: Any
+    ) -> None:
         """Update named trade columns (e.g. regime, stale, notes); Decimals stored exactly."""
         bad = [k for k in fields if k not in TRADE_COLUMNS or k in ("id", "created_at")]
         if bad:
@@ -485,7 +513,7 @@ class TradesRepo:
             if isinstance(v, dt.datetime):
                 values[k] = iso(v)
         values["updated_at"] = utcnow_iso()
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             await conn.execute(
                 f"UPDATE trades SET {', '.join(k + '=?' for k in values)} WHERE id=?",
                 [*values.values(), trade_id],
@@ -624,6 +652,7 @@ class TradesRepo:
         realized_pnl: Decimal | None = None,
         source: str = "api",
         trade_id: int | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> AddedExecution:
         """Record a fill once. `side` is 'BOT'/'SLD' (TWS) or 'BUY'/'SELL'; quantity > 0.
 
@@ -635,7 +664,7 @@ class TradesRepo:
             raise TradeError("an execution needs an exec_id or a flex_transaction_id")
         if isinstance(price, float):
             raise TradeError("price must be Decimal, not float")
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             async with conn.execute(
                 "SELECT * FROM executions WHERE exec_id=? OR flex_transaction_id=? LIMIT 1",
                 (exec_id, flex_transaction_id),
@@ -719,6 +748,7 @@ class TradesRepo:
         remaining: int | None = None,
         avg_fill_price: Decimal | None = None,
         why_held: str | None = None,
+        conn: aiosqlite.Connection | None = None,
     ) -> int:
         """Insert or update an `orders` row found by permId, else by (client_id, order_id).
 
@@ -751,7 +781,7 @@ class TradesRepo:
             if v is not None
         }
         now = utcnow_iso()
-        async with self.store.transaction() as conn:
+        async with self._tx(conn) as conn:
             found = None
             if perm_id:
                 async with conn.execute("SELECT id FROM orders WHERE perm_id=?", (perm_id,)) as c:

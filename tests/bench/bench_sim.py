@@ -49,7 +49,9 @@ def _frame(*fields: object) -> bytes:
     return struct.pack(">I", len(payload)) + payload
 
 
-async def _handshake(port: int, client_id: int) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+async def _handshake(
+    port: int, client_id: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
     reader, writer = await asyncio.open_connection("127.0.0.1", port)
     hello = b"v157..178"
     writer.write(b"API\0" + struct.pack(">I", len(hello)) + hello)

@@ -24,6 +24,7 @@ def make_app(api: FakeEngineAPI | None = None, **kw: object) -> PutdeskApp:
         "local_zone": SYDNEY,
         "status_poll_s": 3600.0,
         "clock_tick_s": 3600.0,
+        "use_calendar": False,
     }
     opts.update(kw)
     app = PutdeskApp(factory, **opts)  # type: ignore[arg-type]
@@ -41,4 +42,4 @@ async def settle(pilot: Pilot[int], rounds: int = 4) -> None:
                 break
             await pilot.pause(0.01)
         await pilot.pause()
-        await pilot.pause(0.06)
+        await pilot.pause(0.02)

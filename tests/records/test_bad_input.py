@@ -69,7 +69,8 @@ async def test_unknown_notes_code_row_reported(store: Store) -> None:
         (b"<html><body>502 Bad Gateway</body></html>", "not a Flex statement"),
         (
             b"<FlexStatementResponse><Status>Warn</Status><ErrorCode>1019</ErrorCode>"
-            b"<ErrorMessage>Statement generation in progress.</ErrorMessage></FlexStatementResponse>",
+            b"<ErrorMessage>Statement generation in progress.</ErrorMessage>"
+            b"</FlexStatementResponse>",
             "code 1019",
         ),
     ],

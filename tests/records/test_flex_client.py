@@ -49,7 +49,7 @@ def server() -> Iterator[Scripted]:
     script = Scripted()
 
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:  # noqa: N802
+        def do_GET(self) -> None:
             parts = urlsplit(self.path)
             script.seen.append((parts.path, parse_qs(parts.query), self.headers.get("User-Agent")))
             queue = script.send if parts.path.endswith("SendRequest") else script.get
@@ -111,9 +111,7 @@ async def test_dates_are_sent(server: Scripted) -> None:
 
     server.send = [server.ok_reference()]
     server.get = [ORCL.read_bytes()]
-    await _client(server, []).fetch(
-        "1", from_date=dt.date(2025, 1, 2), to_date=dt.date(2025, 3, 4)
-    )
+    await _client(server, []).fetch("1", from_date=dt.date(2025, 1, 2), to_date=dt.date(2025, 3, 4))
     q = server.seen[0][1]
     assert q["fd"] == ["20250102"] and q["td"] == ["20250304"]
 

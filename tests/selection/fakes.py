@@ -67,8 +67,14 @@ class FakeMarketData:
         self.calls["und_quote"] += 1
         s = self.specs[und.symbol]
         mdt = MarketDataType.LIVE if s.live else MarketDataType.DELAYED
-        return Quote(und.con_id, s.price - 0.01, s.price + 0.01, last=s.price,
-                     market_data_type=mdt, time=self.now)
+        return Quote(
+            und.con_id,
+            s.price - 0.01,
+            s.price + 0.01,
+            last=s.price,
+            market_data_type=mdt,
+            time=self.now,
+        )
 
     async def option_chain(self, und: Underlying) -> list[OptionChainInfo]:
         self.calls["chain"] += 1
@@ -152,8 +158,16 @@ class FakeMarketData:
         if not self.account_ok:
             raise BrokerError.of("session.disconnected", "not connected to IBKR")
         return AccountSnapshot(
-            "DU1234567", self.nlv, self.nlv, self.maint, self.maint, self.nlv - self.maint,
-            self.nlv - self.maint, 4 * (self.nlv - self.maint), 0.9, self.now,
+            "DU1234567",
+            self.nlv,
+            self.nlv,
+            self.maint,
+            self.maint,
+            self.nlv - self.maint,
+            self.nlv - self.maint,
+            4 * (self.nlv - self.maint),
+            0.9,
+            self.now,
         )
 
 

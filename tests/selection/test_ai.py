@@ -22,10 +22,25 @@ KEY = "sk-test-not-a-real-key-123"
 
 def cand(sym: str) -> AICandidate:
     return AICandidate(
-        symbol=sym, sector="Technology", underlying_price=100.0, strike=88.0,
-        expiry="20261204", dte=10, bid=0.55, ask=0.60, mid=0.575, iv=0.45, delta=-0.07,
-        gamma=0.01, theta=-0.03, vega=0.04, otm_pct=12.0, open_interest=1200, volume=300,
-        margin=1800.0, return_on_margin=0.0305,
+        symbol=sym,
+        sector="Technology",
+        underlying_price=100.0,
+        strike=88.0,
+        expiry="20261204",
+        dte=10,
+        bid=0.55,
+        ask=0.60,
+        mid=0.575,
+        iv=0.45,
+        delta=-0.07,
+        gamma=0.01,
+        theta=-0.03,
+        vega=0.04,
+        otm_pct=12.0,
+        open_interest=1200,
+        volume=300,
+        margin=1800.0,
+        return_on_margin=0.0305,
     )
 
 
@@ -35,12 +50,16 @@ CANDS = [cand("AAPL"), cand("MSFT")]
 def sent_key(headers: dict[str, str]) -> str:
     """The key as the SDK sent it (x-api-key, or a bearer token in newer SDKs)."""
     return headers.get("x-api-key") or headers.get("authorization", "").removeprefix("Bearer ")
+
+
 CTX = PortfolioContext(1_000_000.0, 50_000.0, 200_000.0, {"Technology": 2})
 
 
 def good(req: dict[str, Any]) -> tuple[int, Any]:
-    items = [{"symbol": "AAPL", "score": 72, "reason": "solid\\nbuffer"},
-             {"symbol": "MSFT", "score": 55.5, "reason": "earnings soon"}]
+    items = [
+        {"symbol": "AAPL", "score": 72, "reason": "solid\\nbuffer"},
+        {"symbol": "MSFT", "score": 55.5, "reason": "earnings soon"},
+    ]
     return 200, message("```json\n" + json.dumps(items) + "\n```")
 
 
@@ -62,9 +81,19 @@ async def test_good_answer_scores_every_candidate() -> None:
     req = srv.requests[0]
     assert req["model"] == "claude-test"
     prompt = req["messages"][0]["content"]
-    for needle in ("AAPL", "Technology", "88.0", "20261204", "open_interest", "theta",
-                   "margin_per_contract", "return_on_margin_pct", "net_liquidation",
-                   "margin_budget", "underlyings_held_per_sector"):
+    for needle in (
+        "AAPL",
+        "Technology",
+        "88.0",
+        "20261204",
+        "open_interest",
+        "theta",
+        "margin_per_contract",
+        "return_on_margin_pct",
+        "net_liquidation",
+        "margin_budget",
+        "underlyings_held_per_sector",
+    ):
         assert needle in prompt
     assert sent_key(srv.headers[0]) == KEY  # sent to the API, and only there
     assert KEY not in prompt and KEY not in verdict.reason

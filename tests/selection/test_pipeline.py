@@ -40,8 +40,10 @@ async def test_happy_path_one_best_strike_with_margin() -> None:
     first = [rj for rj in r.rejected if rj.expiry == "20261127"]
     assert {rj.reason.code for rj in first} == {"otm_below_min", "delta_out_of_range"}
     assert r.expiry == "20261204"
-    assert all(0 <= x <= 100 for x in (b.components.safety, b.components.liquidity,
-                                        b.components.efficiency))
+    assert all(
+        0 <= x <= 100
+        for x in (b.components.safety, b.components.liquidity, b.components.efficiency)
+    )
     assert r.rejected and all(rj.reason.code and rj.reason.text for rj in r.rejected)
     # request economy per expiry tried: one probe + one batch of at most finalists strikes
     assert md.calls["option_quotes"] == 3

@@ -82,8 +82,18 @@ def test_check_stage_reasons_text() -> None:
 
 
 def test_stale_entries_never_sent_live() -> None:
-    e = LineupEntry(1, "A", "Tech", "20261127", Decimal("90"), 1, Decimal("1000"),
-                    Decimal("0.5"), "approved", True)
+    e = LineupEntry(
+        1,
+        "A",
+        "Tech",
+        "20261127",
+        Decimal("90"),
+        1,
+        Decimal("1000"),
+        Decimal("0.5"),
+        "approved",
+        True,
+    )
     assert may_send(e, account_is_live=True) is not None
     assert may_send(e, account_is_live=False) is None
     s = budget_state(Decimal("100000"), Decimal("0"), 20.0, [e])

@@ -7,7 +7,7 @@ from pathlib import Path
 from config.models import UniverseConfig
 from engine.selection.universe import build_universe, parse_barchart_csv, read_barchart_csv
 
-CSV = '''"Symbol","Name","Last","Sector"
+CSV = """"Symbol","Name","Last","Sector"
 "AAPL","Apple Inc","190.00","Technology"
 "MSFT","Microsoft","410.00","Technology"
 "bad symbol!","Nope","1.00",""
@@ -16,7 +16,7 @@ CSV = '''"Symbol","Name","Last","Sector"
 ""
 "JPM","JPMorgan","200.00","Financial"
 "Downloaded from Barchart.com as of 11-24-2026 10:15am CST"
-'''
+"""
 
 
 def test_barchart_csv_bad_lines_reported_rest_kept() -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
-from decimal import Decimal
 
 import pytest
 
@@ -54,8 +53,3 @@ def env() -> Env:
     e = Env(market, clock, book, events)
     e.ko45 = market.add_option("KO", EXPIRY, "45", "P", "0.50", "0.55")
     return e
-
-
-@pytest.fixture
-def cash() -> Decimal:
-    return Decimal("1000000")

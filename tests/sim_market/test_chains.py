@@ -70,12 +70,10 @@ def test_strike_grids_differ_per_expiry(model: MarketModel) -> None:
     fine = [k for k in near if abs(k - spx) < 100]
     assert min(b - a for a, b in itertools.pairwise(fine)) == 5.0
     assert min(b - a for a, b in itertools.pairwise(far)) >= 25.0
-    missing = next(k for k in ch.strikes if k not in far)
+    missing = next(k for k in near if k not in far)  # in the union and the near expiry only
+    assert missing in ch.strikes
     assert model.option("SPX", "SPXW", ch.expirations[-1], missing, "P") is None
-    assert (
-        model.option("SPX", "SPXW", ch.expirations[0], missing, "P") is not None
-        or missing not in near
-    )
+    assert model.option("SPX", "SPXW", ch.expirations[0], missing, "P") is not None
     # stock grid by price level
     aapl = _smart(model, "AAPL", "AAPL")
     ks = model.expiry_strikes("AAPL", "AAPL", aapl.expirations[0])
@@ -212,3 +210,11 @@ def test_expired_contracts_still_resolve_by_con_id(clock: SteppedClock, model: M
     q = model.option_quote(o)
     assert q.model_price == max(0.0, k - model.option_settlement(o))
     assert model.option_settlement(o) == model.settlement_price("SPX", dt.date(2026, 11, 24))
+
+
+def test_listing_rolls_with_the_clock(clock: SteppedClock, model: MarketModel) -> None:
+    before = _smart(model, "SPX", "SPXW").expirations
+    clock.set(dt.datetime(2026, 11, 25, 15, 0, tzinfo=UTC))
+    after = _smart(model, "SPX", "SPXW").expirations
+    assert before[0] == "20261124" and after[0] == "20261125"
+    assert len(after) >= 15

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 
 import pytest
 
@@ -125,7 +126,7 @@ def _ann_vol(closes: list[float]) -> float:
     import math
     import statistics
 
-    rets = [math.log(b / a) for a, b in zip(closes, closes[1:], strict=False)]
+    rets = [math.log(b / a) for a, b in itertools.pairwise(closes)]
     return statistics.pstdev(rets) * math.sqrt(252)
 
 

@@ -1,0 +1,198 @@
+"""`putdesk scan` and `putdesk lineup`: the scanner and Tonight's Lineup from the command line.
+
+Both talk to the account's running engine (or start one in-process) through
+`engine.api.client.connect_api`. `--json` prints the command's Result as one JSON document.
+Exit codes: 0 ok, 1 error, 2 usage, 3 refused by a guard (closed market, budget, sector cap,
+stale entry on a live account, no IBKR account data).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import json
+import sys
+from typing import Any
+
+from engine.cli.main import common_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("scan", help="scan for put candidates (one best strike per symbol)")
+    common_options(s)
+    s.add_argument("--symbols", nargs="+", metavar="SYM", help="scan these instead of the universe")
+    s.add_argument("--auto-select", action="store_true", help="fill the lineup (level B)")
+    s.add_argument(
+        "--override-closed",
+        action="store_true",
+        help="scan while the market is closed, on last data (everything marked stale)",
+    )
+    s.add_argument("--scanner", action="store_true", help="add the IBKR market scanner's symbols")
+    s.set_defaults(func=_scan)
+
+    lp = sub.add_parser("lineup", help="show or edit Tonight's Lineup")
+    common_options(lp)
+    lp.add_argument(
+        "action",
+        nargs="?",
+        default="show",
+        choices=["show", "approve", "remove", "set-qty", "clear"],
+    )
+    lp.add_argument("ids", nargs="*", type=int, help="lineup ids (set-qty: ID N)")
+    lp.set_defaults(func=_lineup)
+
+
+def _emit(args: argparse.Namespace, result: Any, render: Any) -> int:
+    if args.json:
+        print(json.dumps(result.model_dump(mode="json"), default=str))
+    elif not result.ok:
+        code = f" [{result.reason_code}]" if result.reason_code else ""
+        print(
+            f"{'refused' if result.exit_code == 3 else 'error'}{code}: {result.error}",
+            file=sys.stderr,
+        )
+    else:
+        render(result.data)
+    return int(result.exit_code)
+
+
+def _run(args: argparse.Namespace, cmd: Any, render: Any, progress: bool = False) -> int:
+    from engine.api.client import NoEngine, connect_api
+
+    async def main() -> int:
+        try:
+            api = await connect_api(args.config, args.account, live=args.live, wait_ready=30)
+        except (NoEngine, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        watcher: asyncio.Task[None] | None = None
+        try:
+            if progress and not args.json:
+                watcher = asyncio.create_task(_watch(api))
+                await asyncio.sleep(0)
+            result = await api.request(cmd)
+        finally:
+            if watcher is not None:
+                watcher.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await watcher
+            await api.close()
+        return _emit(args, result, render)
+
+    try:
+        return asyncio.run(main())
+    except Exception as exc:  # config errors and the like: one line, exit 1
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+
+
+async def _watch(api: Any) -> None:
+    async for ev in api.events():
+        if ev.kind in ("scan.started", "scan.progress", "scan.finished"):
+            print(ev.message, file=sys.stderr, flush=True)
+
+
+def _f(v: Any, fmt: str = "") -> str:
+    if v is None or v == "":
+        return "-"
+    try:
+        return format(float(v), fmt) if fmt else str(v)
+    except (TypeError, ValueError):
+        return str(v)
+
+
+def _render_scan(data: dict[str, Any]) -> None:
+    scan = data.get("scan") or {}
+    rows = data.get("candidates", [])
+    best = [r for r in rows if r["status"] == "candidate"]
+    rejected = [r for r in rows if r["status"] == "rejected"]
+    stale = " STALE (closed-market override)" if scan.get("stale") else ""
+    print(f"scan {scan.get('id')}: {len(best)} candidates, {len(rejected)} rejected{stale}")
+    print(scan.get("ai_reason") or "")
+    print(
+        f"{'id':>5} {'symbol':<7} {'expiry':<9} {'strike':>8} {'bid':>6} {'delta':>7} "
+        f"{'otm%':>6} {'margin':>10} {'score':>6}  sector"
+    )
+    for r in sorted(best, key=lambda r: -(r.get("score") or 0)):
+        print(
+            f"{r['id']:>5} {r['symbol']:<7} {r['expiry']:<9} {_f(r['strike']):>8} "
+            f"{_f(r['bid']):>6} {_f(r['delta'], '.3f'):>7} {_f(r['otm_pct'], '.1f'):>6} "
+            f"{_f(r['margin']):>10} {_f(r['score'], '.1f'):>6}  {r.get('sector') or ''}"
+        )
+    for r in rejected:
+        print(f"      {r['symbol']:<7} rejected: {r['reason_code']}: {r['reason_text']}")
+    sel = data.get("auto_select")
+    if sel:
+        added = sel.get("data", {}).get("added", [])
+        print(
+            f"auto-select: {len(added)} entries staged"
+            if sel.get("ok")
+            else f"auto-select refused: {sel.get('error')}"
+        )
+
+
+def _scan(args: argparse.Namespace) -> int:
+    from engine.api.models import Scan
+
+    cmd = Scan(
+        symbols=args.symbols,
+        auto_select=args.auto_select,
+        override_closed=args.override_closed,
+        use_scanner=args.scanner,
+    )
+    return _run(args, cmd, _render_scan, progress=True)
+
+
+def _render_lineup(data: dict[str, Any]) -> None:
+    if "entries" not in data:
+        print(json.dumps(data, default=str))
+        return
+    b = data.get("budget") or {}
+    if b.get("available"):
+        print(
+            f"NLV {b['net_liquidation']}  in use {b['margin_in_use']}  budget {b['budget']}  "
+            f"lineup {b['lineup_margin']}  headroom {b['headroom']}"
+        )
+    else:
+        print(f"budget unavailable: {b.get('reason')}")
+    print(
+        f"{'id':>5} {'status':<9} {'symbol':<7} {'expiry':<9} {'strike':>8} {'qty':>4} "
+        f"{'premium':>8} {'margin/ct':>10}  flags"
+    )
+    for e in data["entries"]:
+        print(
+            f"{e['id']:>5} {e['status']:<9} {e['symbol']:<7} {e['expiry']:<9} "
+            f"{_f(e['strike']):>8} {e['quantity']:>4} {_f(e['premium']):>8} "
+            f"{_f(e['margin_per_contract']):>10}  {'STALE' if e['stale'] else ''}"
+        )
+
+
+def _lineup(args: argparse.Namespace) -> int:
+    from engine.api.models import Approve, ClearLineup, GetLineup, SetQuantity, Unstage
+
+    cmd: Any
+    if args.action == "show":
+        cmd = GetLineup()
+    elif args.action == "approve":
+        cmd = Approve(lineup_ids=args.ids or None)
+    elif args.action == "remove":
+        if not args.ids:
+            print("usage: putdesk lineup remove ID [ID ...]", file=sys.stderr)
+            return 2
+        cmd = Unstage(lineup_ids=args.ids)
+    elif args.action == "set-qty":
+        if len(args.ids) != 2 or args.ids[1] < 1:
+            print("usage: putdesk lineup set-qty ID N  (N >= 1)", file=sys.stderr)
+            return 2
+        cmd = SetQuantity(lineup_id=args.ids[0], quantity=args.ids[1])
+    else:
+        cmd = ClearLineup()
+
+    def render(data: dict[str, Any]) -> None:
+        if args.action == "show":
+            _render_lineup(data)
+        else:
+            print(json.dumps(data, default=str))
+
+    return _run(args, cmd, render)

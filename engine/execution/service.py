@@ -1,0 +1,149 @@
+"""Wires execution into the engine: `install(engine)` registers ExecuteNow and
+ReconcilePositions, runs recovery on every (re)connect before the session reports READY (so
+nothing is sent before IBKR and the database agree), and follows fills through the day.
+
+Kill / Resume / GetOrders / GetPositions belong to engine.runtime.core_commands; they are only
+registered here when the core has not.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+from engine.api.models import ExecuteNow, Kill, ReconcilePositions, Result, Resume
+from engine.execution import killswitch
+from engine.execution.ibport import IbOrderPort
+from engine.execution.reconcile_positions import reconcile_positions
+from engine.execution.records import Recorder
+from engine.execution.workflow import TwoTierWorkflow
+
+log = logging.getLogger(__name__)
+WATCH_EVERY_S = 5.0
+
+
+class ExecutionService:
+    """Execution's handle inside one Engine."""
+
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.running: asyncio.Task[Any] | None = None
+        self.watch_task: asyncio.Task[None] | None = None
+        self._lock = asyncio.Lock()
+
+    @property
+    def account_id(self) -> str:
+        return str(self.engine.session.account or self.engine.account or "")
+
+    def port(self) -> IbOrderPort:
+        e = self.engine
+        return IbOrderPort(e.session.ib, gateway=e.orders, account=e.session.account)
+
+    def recorder(self) -> Recorder:
+        return Recorder(
+            self.engine.store, self.account_id, self.engine.bus.emit, store_events=False
+        )
+
+    def workflow(self, *, live_confirmed: bool = False, **kw: Any) -> TwoTierWorkflow:
+        e = self.engine
+        return TwoTierWorkflow(
+            store=e.store,
+            account_id=self.account_id,
+            port=self.port(),
+            market=e.services,
+            clock=e.clock,
+            config=e.cfg,
+            publish=e.bus.emit,
+            trading_allowed=e.session.trading_allowed,
+            live_confirmed=live_confirmed or bool(e.options.live),
+            store_events=False,
+            halt_key=e.paths.key,
+            **kw,
+        )
+
+    async def recover(self) -> None:
+        """Session resubscriber: reconcile intents, orders and fills before READY."""
+        if self.engine.store is None:
+            return
+        async with self._lock:
+            wf = self.workflow()
+            await wf.recovery.run(wf.now())
+        if self.watch_task is None or self.watch_task.done():
+            self.watch_task = asyncio.create_task(self._watch(), name="putdesk-watcher")
+
+    async def _watch(self) -> None:
+        while True:
+            await asyncio.sleep(WATCH_EVERY_S)
+            if not self.engine.session.connected or self.engine.store is None:
+                continue
+            try:
+                async with self._lock:
+                    await self.workflow().sync()
+            except Exception:
+                log.exception("watcher sync failed")
+
+    async def execute(self, cmd: ExecuteNow) -> Result:
+        if self.running is not None and not self.running.done():
+            return Result.refused("execution already running", code="execution.running")
+        wf = self.workflow(live_confirmed=cmd.live_confirmed)
+        why = await wf.guard()
+        if why is not None:
+            return Result.refused(why.text, code=why.code)
+        self.running = asyncio.current_task()
+        summary = await wf.run()
+        if not summary.ok:
+            return Result.refused(summary.reason.text, code=summary.reason.code)
+        return Result.success(**summary.as_dict())
+
+    async def reconcile(self, _cmd: ReconcilePositions) -> Result:
+        port = self.port()
+        if not port.connected():
+            return Result.refused("not connected to IBKR", code="ibkr.disconnected")
+        report = await reconcile_positions(
+            self.engine.store,
+            self.account_id,
+            await port.positions(),
+            self.recorder(),
+            self.engine.now(),
+        )
+        return Result.success(**report.as_dict())
+
+    async def kill(self, cmd: Kill) -> Result:
+        _, reason = await killswitch.kill(
+            self.port(),
+            self.engine.store,
+            self.engine.paths.key,
+            self.recorder(),
+            self.engine.now(),
+            cmd.reason,
+        )
+        return Result.success(halted=True, reason=reason.text)
+
+    async def resume(self, _cmd: Resume) -> Result:
+        reason = await killswitch.resume(
+            self.engine.store, self.engine.paths.key, self.recorder(), self.engine.now()
+        )
+        return Result.success(halted=False, reason=reason.text)
+
+    async def stop(self) -> None:
+        if self.watch_task is not None:
+            self.watch_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self.watch_task
+
+
+def install(engine: Any) -> ExecutionService:
+    svc = ExecutionService(engine)
+    reg = engine.registry
+    reg.register(ExecuteNow, svc.execute)
+    reg.register(ReconcilePositions, svc.reconcile)
+    if not reg.handles(Kill):
+        reg.register(Kill, svc.kill)
+    if not reg.handles(Resume):
+        reg.register(Resume, svc.resume)
+    engine.session.add_resubscriber("execution.recovery", svc.recover)
+    engine.on_stop.append(svc.stop)
+    engine.execution = svc
+    return svc

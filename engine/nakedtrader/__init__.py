@@ -1,0 +1,1 @@
+"""NakedTrader: the mechanical daily SPX/XSP/SPY put sale (docs/nakedtrader.md)."""

@@ -1,0 +1,316 @@
+"""NakedTrader inside the engine: `install(engine)` registers NtRun, NtStatus and NtWatch and
+exposes the scheduling hook.
+
+- NtRun: load `daily_spx_options.yaml` (path from `nakedtrader_config` in the main config),
+  apply the command's overrides (errors name the `--option`), run today's workflow. Dry run
+  by default on a live account (`dry_run=None`); on paper the default places the trade.
+  Runs are serialised, so a second `nt` the same day sees the first one's entry.
+- NtWatch: one watcher pass (fills, bracket children, settlement at the close).
+- NtStatus: today's and live NakedTrader trades, bracket states, net P&L after commissions.
+- `scheduled_run(engine)`: what the scheduler calls daily at `schedule.nakedtrader_at`
+  (does nothing unless `enabled: true` in the NakedTrader config).
+After a trade is placed a background watcher follows it every `WATCH_INTERVAL_S` seconds
+until no NakedTrader trade is live. Every step is published as a "nakedtrader" event.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import datetime as dt
+import logging
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from config.loader import (
+    ConfigError,
+    ConfigProblem,
+    load_nakedtrader_config,
+    nakedtrader_config_path,
+)
+from config.nakedtrader import NakedTraderConfig
+from engine.api.models import ExitCode, NtRun, NtStatus, NtWatch, Result
+from engine.domain import Reason
+from engine.execution.intents import IntentRepo
+from engine.market.calendar import to_et
+from engine.nakedtrader.ibport import IbNtPort
+from engine.nakedtrader.recorder import NtRecorder, trade_view
+from engine.nakedtrader.watcher import NtWatcher, WatchReport
+from engine.nakedtrader.workflow import NtWorkflow, RunOutcome
+
+if TYPE_CHECKING:
+    from engine.runtime.engine import Engine
+
+log = logging.getLogger(__name__)
+
+WATCH_INTERVAL_S = 5.0
+
+
+#: Settings that may be set to null from the command line (`--stop-multiple none`).
+NULLABLE = frozenset({"stop_multiple", "trading_class"})
+
+
+def load_with_overrides(path: Path, overrides: dict[str, Any]) -> NakedTraderConfig:
+    """load_nakedtrader_config, plus explicit None for the nullable settings."""
+    nulls = sorted(k for k, v in overrides.items() if v is None)
+    bad = [k for k in nulls if k not in NULLABLE]
+    if bad:
+        raise ConfigError(
+            [ConfigProblem(f"--{k.replace('_', '-')}", None, k, "cannot be none") for k in bad]
+        )
+    cfg = load_nakedtrader_config(
+        path, overrides={k: v for k, v in overrides.items() if v is not None}
+    )
+    if not nulls:
+        return cfg
+    data = cfg.model_dump()
+    data.update({k: None for k in nulls})
+    return NakedTraderConfig.model_validate(data)
+
+
+def config_error_text(exc: ConfigError, overrides: dict[str, Any]) -> str:
+    """The loader's message; problems not tied to one option list the options given."""
+    given = [f"--{k.replace('_', '-')} {v}" for k, v in overrides.items()]
+    lines = []
+    for prob in exc.problems:
+        text = str(prob)
+        if prob.source == "command line" and given:
+            text += f" (options given: {', '.join(given)})"
+        lines.append(text)
+    return "\n".join(lines)
+
+
+class NakedTraderService:
+    """The engine's NakedTrader: commands, watcher loop, scheduling hook."""
+
+    def __init__(self, engine: Engine, *, config_path: Path | None = None):
+        self.engine = engine
+        self.config_path = config_path
+        self._run_lock = asyncio.Lock()
+        self._watch_lock = asyncio.Lock()
+        self._watch_task: asyncio.Task[None] | None = None
+        self.port = IbNtPort(engine.session, engine.orders)
+        self._watcher: NtWatcher | None = None
+
+    # -- config ------------------------------------------------------------------------------
+    def path(self) -> Path:
+        if self.config_path is not None:
+            return self.config_path
+        return nakedtrader_config_path(self.engine.cfg, self.engine.options.config_path)
+
+    def load_config(self, overrides: dict[str, Any] | None = None) -> NakedTraderConfig:
+        """The NakedTrader config with command-line overrides (raises ConfigError)."""
+        return load_with_overrides(self.path(), overrides or {})
+
+    # -- parts -------------------------------------------------------------------------------
+    @property
+    def account_id(self) -> str | None:
+        return self.engine.account
+
+    def _store(self) -> Any:
+        if self.engine.store is None:
+            raise RuntimeError("the engine is not started (no database)")
+        return self.engine.store
+
+    def recorder(self) -> NtRecorder:
+        return NtRecorder(self._store(), self.account_id)
+
+    def workflow(self) -> NtWorkflow:
+        from engine.broker.services import MarketServices
+
+        return NtWorkflow(
+            md=self.engine.services,
+            gateway=self.engine.orders,
+            intents=IntentRepo(self._store(), self.account_id or ""),
+            recorder=self.recorder(),
+            calendar=self.engine.calendar,
+            trading_allowed=self.engine.session.trading_allowed,
+            contract_of=MarketServices.option_contract,
+        )
+
+    def watcher(self) -> NtWatcher:
+        if self._watcher is None or self._watcher.account_id != self.account_id:
+            self._watcher = NtWatcher(
+                self.port,
+                self._store(),
+                self.account_id,
+                calendar=self.engine.calendar,
+                md=self.engine.services,
+                cancel=self.port.cancel,
+            )
+        return self._watcher
+
+    def publish(self, message: str, reason: Reason, *, severity: str = "info", **data: Any) -> None:
+        self.engine.bus.publish(
+            "nakedtrader", message, severity=severity, code=reason.code, data=data
+        )
+
+    # -- commands ----------------------------------------------------------------------------
+    def default_dry_run(self) -> bool:
+        """Dry run unless the account is a paper account (or the simulator)."""
+        acct = self.account_id or ""
+        return not (self.engine.simulated or acct.startswith(("DU", "DF")))
+
+    async def run(self, cmd: NtRun) -> Result:
+        try:
+            cfg = self.load_config(cmd.overrides)
+        except ConfigError as exc:
+            return Result.fail(
+                config_error_text(exc, cmd.overrides),
+                code="config.invalid",
+                exit_code=ExitCode.USAGE,
+            )
+        dry_run = self.default_dry_run() if cmd.dry_run is None else cmd.dry_run
+        async with self._run_lock:
+            outcome = await self.workflow().run(cfg, self.engine.now(), dry_run=dry_run)
+        return self._run_result(outcome, cfg)
+
+    def _run_result(self, outcome: RunOutcome, cfg: NakedTraderConfig) -> Result:
+        data = outcome.as_dict()
+        data["config"] = cfg.model_dump(mode="json")
+        sev = {"placed": "info", "planned": "info", "refused": "warning", "failed": "warning"}
+        self.publish(
+            f"NakedTrader {outcome.status}: {outcome.reason.text}",
+            outcome.reason,
+            severity=sev[outcome.status],
+            **{k: data[k] for k in ("status", "dry_run", "trade_id", "order_ref", "plan")},
+        )
+        if outcome.status == "placed":
+            self.start_watching()
+        if outcome.status in ("placed", "planned"):
+            return Result(ok=True, data=data, reason_code=outcome.reason.code)
+        exit_code = ExitCode.REFUSED if outcome.status == "refused" else ExitCode.ERROR
+        return Result(
+            ok=False,
+            exit_code=exit_code,
+            error=outcome.reason.text,
+            reason_code=outcome.reason.code,
+            data=data,
+        )
+
+    async def watch_once(self) -> WatchReport:
+        async with self._watch_lock:
+            report = await self.watcher().sync(self.engine.now())
+        for tid in report.opened:
+            self.publish(
+                f"NakedTrader trade {tid} opened", Reason("nt.opened", "entry filled"), trade_id=tid
+            )
+        for closed in report.closed:
+            self.publish(
+                f"NakedTrader trade {closed['trade_id']} closed ({closed['exit_reason']}): "
+                f"net {closed['net_pnl']}",
+                Reason("nt.closed", str(closed.get("reason") or closed["exit_reason"])),
+                **closed,
+            )
+        for tid in report.cancelled:
+            self.publish(
+                f"NakedTrader trade {tid}: entry cancelled unfilled",
+                Reason("nt.entry_cancelled", "the entry order ended without a fill"),
+                severity="warning",
+                trade_id=tid,
+            )
+        return report
+
+    async def watch(self, _cmd: NtWatch) -> Result:
+        report = await self.watch_once()
+        status = await self.status_data()
+        return Result.success(watch=report.as_dict(), **status)
+
+    async def status_data(self) -> dict[str, Any]:
+        now = self.engine.now()
+        day = to_et(now).date()
+        rec = self.recorder()
+        trades = await rec.trades_for_status(day)
+        views = [trade_view(t) for t in trades]
+        closed_today = [t for t in trades if t.status == "closed" and t.net_pnl is not None]
+        net = sum((t.net_pnl for t in closed_today if t.net_pnl is not None), Decimal(0))
+        commission = sum((t.commission for t in trades), Decimal(0))
+        try:
+            cfg: NakedTraderConfig | None = self.load_config()
+            cfg_error = None
+        except ConfigError as exc:
+            cfg, cfg_error = None, str(exc)
+        return {
+            "date": day.isoformat(),
+            "now": now.isoformat(),
+            "enabled": bool(cfg and cfg.enabled),
+            "instrument": cfg.instrument if cfg else None,
+            "config_error": cfg_error,
+            "entries_today": await rec.entries_on(day),
+            "max_daily_trades": cfg.max_daily_trades if cfg else None,
+            "trades": views,
+            "open": [v for v in views if v["status"] in ("pending", "open")],
+            "net_pnl_today": format(net, "f"),
+            "commission_today": format(commission, "f"),
+            "watching": self.watching,
+        }
+
+    async def status(self, _cmd: NtStatus) -> Result:
+        return Result.success(**await self.status_data())
+
+    # -- background watcher ------------------------------------------------------------------
+    @property
+    def watching(self) -> bool:
+        return self._watch_task is not None and not self._watch_task.done()
+
+    def start_watching(self, interval: float = WATCH_INTERVAL_S) -> None:
+        if self.watching:
+            return
+        self._watch_task = asyncio.create_task(self._watch_loop(interval), name="nt-watch")
+
+    async def stop_watching(self) -> None:
+        task, self._watch_task = self._watch_task, None
+        if task is not None:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+
+    async def _watch_loop(self, interval: float) -> None:
+        while True:
+            await asyncio.sleep(interval)
+            try:
+                if not self.engine.session.connected or self.engine.store is None:
+                    continue
+                await self.watch_once()
+                if not await self.recorder().live_trades():
+                    return
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("NakedTrader watcher pass failed")
+
+    # -- scheduling hook ---------------------------------------------------------------------
+    def schedule_time(self) -> dt.time:
+        """New York time of the daily run (`schedule.nakedtrader_at`)."""
+        at: dt.time = self.engine.cfg.schedule.nakedtrader_at
+        return at
+
+    async def scheduled_run(self) -> Result:
+        """The daily job: runs `nt` with the config's defaults when `enabled`."""
+        try:
+            cfg = self.load_config()
+        except ConfigError as exc:
+            return Result.fail(str(exc), code="config.invalid", exit_code=ExitCode.USAGE)
+        if not cfg.enabled:
+            return Result.success(status="skipped", reason="NakedTrader is not enabled")
+        return await self.run(NtRun())
+
+
+def install(engine: Engine) -> NakedTraderService:
+    """Register the NakedTrader commands on `engine` and attach `engine.nakedtrader`."""
+    svc = NakedTraderService(engine)
+    engine.registry.register(NtRun, svc.run)
+    engine.registry.register(NtStatus, svc.status)
+    engine.registry.register(NtWatch, svc.watch)
+    engine.nakedtrader = svc  # type: ignore[attr-defined]
+    engine.on_stop.append(svc.stop_watching)
+    return svc
+
+
+async def scheduled_run(engine: Engine) -> Result:
+    """Scheduler entry point: `await scheduled_run(engine)` daily at schedule.nakedtrader_at."""
+    svc: NakedTraderService | None = getattr(engine, "nakedtrader", None)
+    if svc is None:
+        svc = install(engine)
+    return await svc.scheduled_run()

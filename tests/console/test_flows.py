@@ -1,0 +1,177 @@
+"""Pilot tests of the main console flows against the fake engine."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input
+
+from config.models import ConsoleConfig, PutdeskConfig
+from console.screens.confirm import ConfirmScreen
+from console.screens.help import HelpScreen
+from console.widgets.activity import ActivityLog
+from console.widgets.budget import BudgetGauges
+from console.widgets.header import StatusHeader
+from console.widgets.lineup import LineupTable
+from console.widgets.scanner import RejectionTable, ScannerTable
+from console.widgets.settings import SettingsForm
+from engine.api.models import ExecuteNow, Kill, SaveSettings, Scan, SetQuantity
+from tests.console.conftest import make_app, settle
+from tests.console.fake_api import FakeEngineAPI
+
+
+async def test_scan_autoselect_edit_approve() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "SIMULATED" in app.main.query_one(StatusHeader).who_text().plain
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.main.query_one(ScannerTable)
+        assert table.row_count == 8
+        assert set(app.main.query_one(RejectionTable)._rows) == {"GOOGL", "META"}
+        assert "Scan #1 finished" in str(app.main.query_one("#scan-progress").render())
+
+        await pilot.press("a")
+        await settle(pilot)
+        assert app.main.active_pane == "lineup"
+        lineup = app.main.query_one(LineupTable)
+        assert lineup.row_count == len(fake.lineup) > 0
+        first = lineup.current()
+        assert first is not None and first["quantity"] == 1
+        before = app.main.query_one(BudgetGauges).query_one("#budget-numbers").render()
+
+        lineup.focus()
+        await pilot.press("plus")
+        await pilot.pause()
+        # the projection moves at once, before the engine answers
+        after = app.main.query_one(BudgetGauges).query_one("#budget-numbers").render()
+        assert str(before) != str(after)
+        await settle(pilot)
+        assert any(
+            isinstance(c, SetQuantity) and c.quantity == 2 for c in fake.requests
+        )
+        assert fake.lineup[0]["quantity"] == 2
+
+        await pilot.press("p")
+        await settle(pilot)
+        assert {e["status"] for e in fake.lineup} == {"approved"}
+        assert "approved" in str(lineup.get_row(str(fake.lineup[0]["id"]))[-1])
+
+
+async def test_invalid_setting_is_refused_and_valid_one_saved() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.main.query_one(SettingsForm)
+        field = form.query_one("#set-selection-delta-target", Input)
+        assert field.value == "0.065"
+        field.focus()
+        field.value = ""
+        await pilot.press(*"0.5")
+        await pilot.pause()
+        error = str(form.query_one("#set-selection-delta-target-error").render())
+        assert "delta_target 0.5 must lie within" in error
+        assert field.has_class("-invalid")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not any(isinstance(c, SaveSettings) for c in fake.requests)
+        assert fake.saved == []
+
+        field.value = ""
+        await pilot.press(*"0.07")
+        await pilot.pause()
+        assert str(form.query_one("#set-selection-delta-target-error").render()) == ""
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert fake.saved == [{"selection": {"delta_target": 0.07}}]
+
+
+async def test_weights_must_sum_to_one_shows_on_the_field() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.main.query_one(SettingsForm)
+        form.set_value(("selection", "weights", "safety"), "0.5")
+        await pilot.pause()
+        err = str(form.query_one("#set-selection-weights-safety-error").render())
+        assert "weights must sum to 1" in err
+        assert form.problems
+
+
+async def test_kill_switch_asks_first() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("K")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert not any(isinstance(c, Kill) for c in fake.requests)
+        await pilot.press("n")
+        await settle(pilot)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert not any(isinstance(c, Kill) for c in fake.requests)
+
+        await pilot.press("K")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert any(isinstance(c, Kill) for c in fake.requests)
+        assert fake.halted
+        assert "HALTED" in app.main.query_one(StatusHeader).who_text().plain
+
+
+async def test_execute_on_live_account_needs_typed_word() -> None:
+    app = make_app(FakeEngineAPI(simulated=False, mode="live"))
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert " LIVE " in app.main.query_one(StatusHeader).who_text().plain
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("y")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # y alone is not enough
+        word = app.screen.query_one("#confirm-word", Input)
+        assert word.value == "y"
+        await pilot.press("enter")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)  # a wrong word is not enough
+        assert not any(isinstance(c, ExecuteNow) for c in fake.requests)
+        word.value = ""
+        await pilot.press(*"LIVE", "enter")
+        await settle(pilot)
+        sent = [c for c in fake.requests if isinstance(c, ExecuteNow)]
+        assert sent and sent[0].live_confirmed is True
+
+
+async def test_closed_market_scan_refused_then_override_marks_stale() -> None:
+    app = make_app(FakeEngineAPI(market_open=False))
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "opens in 00:05:00" in app.main.query_one(StatusHeader).when_text().plain
+        await pilot.press("s")
+        await settle(pilot)
+        log = app.main.query_one(ActivityLog)
+        assert any("scan refused: market closed" in line for line in log.lines_text)
+        assert app.main.query_one(ScannerTable).row_count == 0
+
+        await pilot.press("o")
+        await pilot.pause()
+        await pilot.press("y")
+        await pilot.pause()
+        assert app.override_closed
+        await pilot.press("s")
+        await settle(pilot)
+        scans = [c for c in fake.requests if isinstance(c, Scan)]
+        assert scans[-1].override_closed is True
+        table = app.main.query_one(ScannerTable)
+        assert table.row_count == 8
+        assert "STALE" in str(table.get_row("AAPL")[-1])

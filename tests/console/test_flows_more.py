@@ -1,0 +1,111 @@
+"""More pilot tests: live diff updates, keymap, help and palette, panes, engine loss, quit."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable
+
+from config.models import ConsoleConfig, PutdeskConfig
+from console.screens.confirm import ConfirmScreen
+from console.screens.help import HelpScreen
+from console.widgets.activity import ActivityLog
+from console.widgets.header import StatusHeader
+from console.widgets.scanner import ScannerTable
+from engine.api.models import Scan
+from tests.console.conftest import make_app, settle
+from tests.console.fake_api import FakeEngineAPI
+
+
+async def test_live_updates_keep_cursor_and_update_cells() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        table = app.main.query_one(ScannerTable)
+        table.focus()
+        await pilot.press("down", "down")
+        row_before = table.cursor_row
+        key_before = table.current()["symbol"]  # type: ignore[index]
+        fake.scan["candidates"][0]["bid"] = 0.99
+        del fake.scan["candidates"][-1]
+        await pilot.press("r")
+        await settle(pilot)
+        assert table.row_count == 7
+        assert table.cursor_row == row_before
+        assert table.current()["symbol"] == key_before  # type: ignore[index]
+        assert "0.99/" in str(table.get_row("AAPL")[7])
+
+
+async def test_keymap_remaps_scan() -> None:
+    cfg = PutdeskConfig(console=ConsoleConfig(keymap={"putdesk.scan": "f5"}))
+    app = make_app(config=cfg)
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        assert not any(isinstance(c, Scan) for c in fake.requests)
+        await pilot.press("f5")
+        await settle(pilot)
+        assert any(isinstance(c, Scan) for c in fake.requests)
+
+
+async def test_help_lists_every_key_and_palette_runs_actions() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert isinstance(app.screen, HelpScreen)
+        table = app.screen.query_one(DataTable)
+        ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        assert {"putdesk.kill", "putdesk.scan", "lineup.qty_up", "settings.save"} <= ids
+        await pilot.press("escape")
+        await pilot.pause()
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Kill switch")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert isinstance(app.screen, ConfirmScreen)
+
+
+async def test_panes_switch_by_number_at_80x24() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for key, pane in [("2", "lineup"), ("3", "positions"), ("4", "nakedtrader"),
+                          ("5", "activity"), ("1", "scanner")]:
+            await pilot.press(key)
+            await settle(pilot, 1)
+            assert app.main.active_pane == pane
+        assert app.main.has_class("-narrow")
+
+
+async def test_engine_unreachable_is_shown_and_console_stays_up() -> None:
+    async def broken() -> FakeEngineAPI:
+        raise ConnectionRefusedError("no engine socket")
+
+    from console.app import PutdeskApp
+
+    app = PutdeskApp(broken, use_calendar=False, status_poll_s=3600, clock_tick_s=3600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        who = app.main.query_one(StatusHeader).who_text().plain
+        assert "cannot reach the engine: no engine socket" in who
+        await pilot.press("s")
+        await settle(pilot)
+        log = app.main.query_one(ActivityLog)
+        assert any("not attached to the engine" in line for line in log.lines_text)
+
+
+async def test_quit_closes_the_api() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("q")
+        await pilot.pause()
+    assert fake.closed

@@ -1,0 +1,115 @@
+"""Drive the real terminal program (`putdesk console --demo`, what `make demo` runs) in tmux."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import time
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+pytestmark = [
+    pytest.mark.slow,
+    pytest.mark.skipif(shutil.which("tmux") is None, reason="tmux is not installed"),
+]
+
+PUTDESK = Path(sys.executable).parent / "putdesk"
+
+
+class Tmux:
+    """One private tmux server (-L) holding one session."""
+
+    def __init__(self, state: Path) -> None:
+        self.sock = f"putdesk-test-{uuid.uuid4().hex[:8]}"
+        self.state = state
+
+    def run(self, *args: str) -> str:
+        out = subprocess.run(
+            ["tmux", "-L", self.sock, *args], capture_output=True, text=True, timeout=10
+        )
+        return out.stdout
+
+    def start(self, width: int = 120, height: int = 40) -> None:
+        cmd = (
+            f"env PUTDESK_STATE_DIR={self.state} TEXTUAL_ANIMATIONS=none "
+            f"{PUTDESK} console --demo; echo EXIT=$?; sleep 30"
+        )
+        self.run("new-session", "-d", "-s", "pd", "-x", str(width), "-y", str(height), cmd)
+
+    def screen(self) -> str:
+        return self.run("capture-pane", "-t", "pd", "-p")
+
+    def keys(self, *keys: str) -> None:
+        for k in keys:
+            self.run("send-keys", "-t", "pd", k)
+            time.sleep(0.3)
+
+    def wait(self, text: str, limit: float = 40) -> str:
+        end = time.monotonic() + limit
+        screen = ""
+        while time.monotonic() < end:
+            screen = self.screen()
+            if text in screen:
+                return screen
+            time.sleep(0.25)
+        raise AssertionError(f"{text!r} never appeared; screen was:\n{screen}")
+
+    def pane_pid(self) -> int:
+        return int(self.run("display-message", "-p", "-t", "pd", "#{pane_pid}").strip())
+
+    def kill(self) -> None:
+        self.run("kill-server")
+
+
+@pytest.fixture
+def tmux(tmp_path: Path) -> Iterator[Tmux]:
+    state = tmp_path / "tmux-state"
+    state.mkdir()
+    t = Tmux(state)
+    yield t
+    t.kill()
+
+
+def test_demo_scan_autoselect_kill_prompt_and_quit(tmux: Tmux) -> None:
+    tmux.start()
+    screen = tmux.wait("SIMULATED")
+    assert "1 Scanner" in screen and "5 Activity" in screen
+    assert " ET" in screen
+    tmux.wait("ready")
+    tmux.keys("o", "y", "s")  # override: the demo must work whatever the hour
+    screen = tmux.wait("finished")
+    assert "candidates" in screen and "Rejected" in screen
+    tmux.keys("a")
+    screen = tmux.wait("staged")
+    assert "NLV" in screen and "headroom" in screen
+    tmux.keys("K")
+    screen = tmux.wait("Cancel ALL open putdesk orders")
+    assert "Kill switch" in screen
+    tmux.keys("n", "q")
+    screen = tmux.wait("EXIT=0")
+
+
+def test_console_exits_when_the_terminal_goes_away(tmux: Tmux) -> None:
+    tmux.start(80, 24)
+    tmux.wait("ready")
+    shell = tmux.pane_pid()
+    children = subprocess.run(
+        ["pgrep", "-P", str(shell)], capture_output=True, text=True, timeout=5
+    ).stdout.split()
+    assert children, "putdesk console is not running under the pane's shell"
+    pid = int(children[0])
+    tmux.kill()  # the terminal disappears: SIGHUP
+    end = time.monotonic() + 15
+    while time.monotonic() < end:
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    os.kill(pid, 9)
+    raise AssertionError("putdesk console kept running after its terminal went away")

@@ -1,0 +1,83 @@
+"""`putdesk engine` headless in a subprocess; `status`, `events`, `kill` over its socket."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from engine.cli.main import main
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_status_without_engine_says_so(
+    state_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("ibkr:\n  simulated: true\n")
+    assert main(["status", "--config", str(cfg)]) == 1
+    assert "no engine is running for simulated" in capsys.readouterr().err
+    assert main(["status", "--config", str(cfg), "--json"]) == 1
+    out = json.loads(capsys.readouterr().out)
+    assert out["reason_code"] == "engine.not_running"
+
+
+def test_headless_engine_serves_status_and_stops_on_sigterm(
+    state_dir: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cfg = tmp_path / "c.yaml"
+    cfg.write_text("ibkr:\n  simulated: true\nsim:\n  start: now\n")
+    env = {**os.environ, "PUTDESK_STATE_DIR": str(state_dir)}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "engine.cli.main", "engine", "--config", str(cfg), "--quiet"],
+        cwd=REPO,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        state = None
+        while time.monotonic() < deadline:
+            if proc.poll() is not None:
+                pytest.fail(f"engine exited early: {proc.stderr.read() if proc.stderr else ''}")
+            if main(["status", "--config", str(cfg), "--json"]) == 0:
+                state = json.loads(capsys.readouterr().out)
+                if state["connection"]["state"] == "READY":
+                    break
+            else:
+                capsys.readouterr()
+            time.sleep(0.2)
+        assert state is not None and state["connection"]["state"] == "READY"
+        assert state["engine"]["label"] == "SIMULATED"
+        assert main(["kill", "--config", str(cfg), "--json"]) == 0
+        assert json.loads(capsys.readouterr().out)["data"]["halted"] is True
+        assert main(["events", "--config", str(cfg), "--json", "--limit", "500"]) == 0
+        kinds = [json.loads(line)["code"] for line in capsys.readouterr().out.splitlines()]
+        assert "engine.killed" in kinds
+        # a second headless engine for the same account is refused (exit 3)
+        second = subprocess.run(
+            [sys.executable, "-m", "engine.cli.main", "engine", "--config", str(cfg), "--quiet"],
+            cwd=REPO,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode == 3
+        proc.send_signal(signal.SIGTERM)
+        assert proc.wait(timeout=20) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+    assert (state_dir / "logs" / "engine-simulated.log").exists()
+    assert main(["status", "--config", str(cfg)]) == 1

@@ -1,0 +1,121 @@
+"""The Engine as a whole: lock, socket API, kill persistence, settings, in-process fallback."""
+
+from __future__ import annotations
+
+import asyncio
+from pathlib import Path
+
+import pytest
+import yaml
+
+from engine.api.client import NoEngine, connect_api
+from engine.api.inprocess import InProcessAPI
+from engine.api.models import GetEvents, GetSettings, GetStatus, Kill, Resume, SaveSettings
+from engine.api.socket_client import SocketClient
+from engine.runtime.engine import Engine, EngineOptions
+from engine.runtime.lock import AccountLocked
+from engine.sim.testing import running_sim
+from tests.broker.conftest import sim_config
+
+
+def _engine(gw: object, **opts: object) -> Engine:
+    return Engine(
+        sim_config(),
+        EngineOptions(sim_port=gw.port, install_subsystems=False, **opts),  # type: ignore[attr-defined,arg-type]
+    )
+
+
+async def test_second_engine_for_the_account_is_refused() -> None:
+    async with running_sim() as gw:
+        first = _engine(gw)
+        await first.start(wait_ready=10)
+        try:
+            second = _engine(gw)
+            with pytest.raises(AccountLocked) as exc:
+                await second.start()
+            assert "already running" in exc.value.reason.text
+            assert first.session.connects == 1 and gw.stats()["clients"] == [17]
+        finally:
+            await first.stop()
+
+
+async def test_socket_client_gets_status_events_and_kill_persists(tmp_path: Path) -> None:
+    cfg = sim_config()
+    async with running_sim() as gw:
+        eng = _engine(gw)
+        await eng.start(wait_ready=10)
+        try:
+            api = await connect_api(cfg=cfg)
+            assert isinstance(api, SocketClient)
+            events = api.events()
+            nxt = asyncio.ensure_future(events.__anext__())
+            await asyncio.sleep(0.05)
+            st = await api.request(GetStatus())
+            assert st.ok
+            assert st.data["connection"]["state"] == "READY"
+            assert st.data["connection"]["account"] == "DU1234567"
+            assert st.data["engine"]["label"] == "SIMULATED"
+            assert st.data["budget"]["available"] and st.data["budget"]["budget"] == "200000.00"
+            killed = await api.request(Kill(reason="operator test"))
+            assert killed.ok and killed.data["halted"] is True
+            ev = await asyncio.wait_for(nxt, 5)
+            while ev.code != "engine.killed":
+                ev = await asyncio.wait_for(events.__anext__(), 5)
+            assert ev.kind == "engine.state" and ev.data["cancelled"] == 0
+            got = await api.request(GetEvents(limit=200))
+            assert any(e["code"] == "engine.killed" for e in got.data["events"])
+            await api.close()
+        finally:
+            await eng.stop()
+        eng2 = _engine(gw)
+        await eng2.start(wait_ready=10)
+        try:
+            assert eng2.halted is not None and eng2.halted.text == "operator test"
+            assert not eng2.session.trading_allowed()[0]
+            r = await eng2.request(Resume())
+            assert r.ok and r.data["trading_allowed"]
+        finally:
+            await eng2.stop()
+
+
+async def test_save_settings_validates_writes_and_snapshots(tmp_path: Path) -> None:
+    path = tmp_path / "putdesk.yaml"
+    path.write_text("budget:\n  margin_pct_of_nlv: 20\n")
+    async with running_sim() as gw:
+        eng = _engine(gw, config_path=path)
+        await eng.start(wait_ready=10)
+        try:
+            bad = await eng.request(SaveSettings(changes={"selection": {"delta_min": 0.5}}))
+            assert not bad.ok and bad.reason_code == "settings.invalid"
+            assert "delta" in (bad.error or "")
+            assert path.read_text() == "budget:\n  margin_pct_of_nlv: 20\n"  # untouched
+            ok = await eng.request(SaveSettings(changes={"budget": {"margin_pct_of_nlv": 15}}))
+            assert ok.ok and ok.data["restart_required"] is False
+            assert yaml.safe_load(path.read_text())["budget"]["margin_pct_of_nlv"] == 15
+            assert eng.cfg.budget.margin_pct_of_nlv == 15
+            assert eng.store is not None
+            rows = await eng.store.fetchall("SELECT id FROM config_snapshots")
+            assert [r["id"] for r in rows] == [ok.data["snapshot_id"]]
+            got = await eng.request(GetSettings())
+            assert got.data["settings"]["budget"]["margin_pct_of_nlv"] == 15
+        finally:
+            await eng.stop()
+
+
+async def test_connect_api_without_engine_starts_one_in_process() -> None:
+    cfg = sim_config()
+    with pytest.raises(NoEngine):
+        await connect_api(cfg=cfg, start=False)
+    api = await connect_api(cfg=cfg, wait_ready=15)
+    try:
+        assert isinstance(api, InProcessAPI)
+        st = await api.request(GetStatus())
+        assert st.data["connection"]["state"] == "READY"
+        assert st.data["engine"]["simulated"] is True
+        # while it runs, a second client attaches to it over the socket
+        other = await connect_api(cfg=cfg)
+        assert isinstance(other, SocketClient)
+        assert (await other.request(GetStatus())).ok
+        await other.close()
+    finally:
+        await api.close()

@@ -1,0 +1,88 @@
+"""Account lock, event bus and command registry."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from engine.api.models import GetStatus, Kill, Result, Scan
+from engine.broker.errors import BrokerError
+from engine.runtime.bus import EventBus
+from engine.runtime.lock import AccountLock, AccountLocked, is_locked
+from engine.runtime.registry import CommandRegistry
+
+
+def test_second_lock_for_the_same_account_is_refused(state_dir: Path) -> None:
+    first = AccountLock(state_dir, "DU1")
+    first.acquire({"socket": "/x"})
+    try:
+        assert is_locked(state_dir, "DU1")
+        with pytest.raises(AccountLocked) as exc:
+            AccountLock(state_dir, "DU1").acquire()
+        assert exc.value.reason.code == "engine.locked"
+        assert str(first.path) and "already running" in exc.value.reason.text
+        AccountLock(state_dir, "DU2").acquire()  # another account is independent
+    finally:
+        first.release()
+    assert not is_locked(state_dir, "DU1")
+    AccountLock(state_dir, "DU1").acquire()
+
+
+def test_lock_is_held_against_another_process(state_dir: Path) -> None:
+    lock = AccountLock(state_dir, "DU9")
+    lock.acquire()
+    code = (
+        "import sys; from pathlib import Path\n"
+        "from engine.runtime.lock import AccountLock, AccountLocked\n"
+        f"try:\n    AccountLock(Path({str(state_dir)!r}), 'DU9').acquire()\n"
+        "except AccountLocked as e:\n    print('REFUSED', e.holder.get('pid'))\n"
+    )
+    repo = Path(__file__).resolve().parents[2]
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=repo)
+    lock.release()
+    assert out.stdout.startswith("REFUSED"), out.stderr
+    import os
+
+    assert out.stdout.split()[1] == str(os.getpid())
+
+
+async def test_bus_fans_out_and_drops_oldest_for_slow_readers() -> None:
+    bus = EventBus(account="DU1")
+    seen: list[str] = []
+    bus.add_sink(lambda e: seen.append(e.message))
+    fast = bus.subscribe()
+    slow = bus.subscribe(maxsize=2)
+    for i in range(4):
+        bus.publish("notice", f"n{i}")
+    assert seen == ["n0", "n1", "n2", "n3"]
+    got = [(await fast.get()).message for _ in range(4)]  # type: ignore[union-attr]
+    assert got == ["n0", "n1", "n2", "n3"]
+    assert slow.dropped == 2
+    assert (await slow.get()).message == "n2"  # type: ignore[union-attr]
+    fast.close()
+    assert bus.subscriber_count == 1
+    assert bus.recent(2)[0].account == "DU1"
+
+
+async def test_registry_dispatch_turns_failures_into_results() -> None:
+    reg = CommandRegistry()
+
+    async def status(_c: GetStatus) -> Result:
+        return Result.success(x=1)
+
+    async def kill(_c: Kill) -> Result:
+        raise BrokerError.of("session.disconnected", "not connected")
+
+    reg.register(GetStatus, status)
+    reg.register(Kill, kill)
+    with pytest.raises(ValueError):
+        reg.register(GetStatus, status)
+    assert (await reg.dispatch(GetStatus())).data == {"x": 1}
+    r = await reg.dispatch(Kill())
+    assert not r.ok and r.reason_code == "session.disconnected"
+    r = await reg.dispatch(Scan())
+    assert not r.ok and r.exit_code == 2 and r.reason_code == "api.unknown_command"
+    assert reg.commands == ["kill", "status"]

@@ -1,0 +1,208 @@
+"""The EngineAPI handlers over a fake engine (real store, registry and bus; fake market):
+closed-market refusal and override, persistence, auto-select, staging guards, lineup edits."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from config.models import PutdeskConfig
+from engine.api.models import (
+    Approve,
+    AutoSelect,
+    ClearLineup,
+    GetLineup,
+    GetScan,
+    Scan,
+    SetQuantity,
+    Stage,
+    Unstage,
+)
+from engine.runtime.bus import EventBus
+from engine.runtime.registry import CommandRegistry
+from engine.selection.ai import AIVerdict
+from engine.selection.service import install
+from engine.store import Store
+from engine.store.scans import get_config_snapshot
+from tests.selection.fakes import NOW, FakeMarketData, make_specs
+
+
+@dataclass
+class FakeCalendar:
+    open_: bool = True
+
+    def session_of(self, t: dt.datetime) -> dt.date | None:
+        return t.date() if self.open_ else None
+
+    def next_open(self, t: dt.datetime) -> dt.datetime:
+        return t + dt.timedelta(days=2)
+
+
+@dataclass
+class FakeSession:
+    kind: str = "paper"
+
+
+class FakeAdvisor:
+    def __init__(self, on: bool = True) -> None:
+        self.on = on
+        self.seen: list[str] = []
+
+    async def assess(self, candidates: Any, portfolio: Any) -> AIVerdict:
+        self.seen = [c.symbol for c in candidates]
+        if not self.on:
+            return AIVerdict(False, "AI off: no API key (set ANTHROPIC_API_KEY)")
+        return AIVerdict(True, "AI on", {c.symbol: (50.0, "ok") for c in candidates})
+
+
+@dataclass
+class FakeEngine:
+    store: Store
+    services: FakeMarketData
+    cfg: PutdeskConfig = field(default_factory=PutdeskConfig)
+    calendar: FakeCalendar = field(default_factory=FakeCalendar)
+    bus: EventBus = field(default_factory=EventBus)
+    registry: CommandRegistry = field(default_factory=CommandRegistry)
+    session: FakeSession = field(default_factory=FakeSession)
+    account: str | None = "DU1234567"
+    selection: Any = None
+
+    def now(self) -> dt.datetime:
+        return NOW
+
+
+@pytest.fixture
+async def eng(tmp_path: Path) -> AsyncIterator[FakeEngine]:
+    store = await Store.open(tmp_path / "t.db")
+    md = FakeMarketData(make_specs(24, seed=5), nlv=Decimal("100000"), maint=Decimal("2000"))
+    e = FakeEngine(store, md)
+    install(e, advisor=FakeAdvisor())
+    yield e
+    await store.close()
+
+
+async def req(e: FakeEngine, cmd: Any) -> Any:
+    return await e.registry.dispatch(cmd)
+
+
+async def test_scan_refused_when_closed_unless_override(eng: FakeEngine) -> None:
+    eng.calendar.open_ = False
+    r = await req(eng, Scan(symbols=["S000"]))
+    assert not r.ok and r.exit_code == 3 and r.reason_code == "market_closed"
+    r = await req(eng, Scan(symbols=["S000", "S001"], override_closed=True))
+    assert r.ok and r.data["scan"]["stale"] == 1
+    assert r.data["candidates"] and all(c["stale"] for c in r.data["candidates"])
+
+
+async def test_scan_persists_candidates_rejections_and_events(eng: FakeEngine) -> None:
+    sub = eng.bus.subscribe()
+    r = await req(eng, Scan(symbols=[*eng.services.specs, "NOPE"]))
+    assert r.ok
+    scan = r.data["scan"]
+    assert scan["status"] == "finished" and scan["symbols_done"] == 25
+    assert scan["ai_status"] == "on"
+    rows = r.data["candidates"]
+    best = [c for c in rows if c["status"] == "candidate"]
+    rejected = [c for c in rows if c["status"] == "rejected"]
+    assert best and rejected
+    assert len({c["symbol"] for c in best}) == len(best)
+    nope = next(c for c in rejected if c["symbol"] == "NOPE")
+    assert nope["reason_code"] == "qualify_failed"
+    for c in rejected:
+        assert c["reason_code"] and c["reason_text"]
+    for c in best:
+        assert Decimal(c["margin"]) > 0 and c["score_ai"] == 50.0
+        assert all(rj["code"] and rj["text"] for rj in c["rejections_json"])
+        for k in ("score_safety", "score_liquidity", "score_efficiency"):
+            assert 0 <= c[k] <= 100
+    snap = await get_config_snapshot(eng.store, scan["config_snapshot_id"])
+    assert snap is not None and snap["body"]["selection"]["delta_target"] == 0.065
+    kinds = []
+    while not sub._queue.empty():
+        kinds.append((await sub.get()).kind)  # type: ignore[union-attr]
+    assert kinds[0] == "scan.started" and kinds[-1] == "scan.finished"
+    assert kinds.count("scan.progress") == 25 and kinds.count("scan.candidate") == len(best)
+    got = await req(eng, GetScan())
+    assert got.ok and got.data["scan"]["id"] == scan["id"]
+
+
+async def test_ai_off_recorded(eng: FakeEngine) -> None:
+    eng.selection._advisor = FakeAdvisor(on=False)
+    r = await req(eng, Scan(symbols=list(eng.services.specs)[:6]))
+    assert r.data["scan"]["ai_status"] == "off"
+    assert r.data["scan"]["ai_reason"].startswith("AI off: no API key")
+    assert all(c["score_ai"] is None for c in r.data["candidates"])
+
+
+async def test_auto_select_fills_lineup_within_budget(eng: FakeEngine) -> None:
+    r = await req(eng, Scan(auto_select=True, symbols=list(eng.services.specs)))
+    assert r.ok
+    sel = r.data["auto_select"]["data"]
+    assert sel["added"]
+    lineup = (await req(eng, GetLineup())).data
+    entries = lineup["entries"]
+    assert len(entries) == len(sel["added"])
+    total = sum(Decimal(e["margin_per_contract"]) * e["quantity"] for e in entries)
+    assert Decimal("2000") + total <= Decimal("20000")
+    assert Decimal(lineup["budget"]["lineup_margin"]) == total
+    for e in entries:
+        assert e["config_snapshot_id"] == r.data["scan"]["config_snapshot_id"]
+        assert e["status"] == "staged" and not e["stale"]
+        cand = next(c for c in r.data["candidates"] if c["id"] == e["candidate_id"])
+        assert e["margin_per_contract"] == cand["margin"]
+    # every skipped candidate says why
+    assert all(s["code"] in ("over_budget", "sector_cap") for s in sel["skipped"])
+
+
+async def test_stage_guards_and_lineup_edits(eng: FakeEngine) -> None:
+    r = await req(eng, Scan(symbols=list(eng.services.specs)))
+    best = [c for c in r.data["candidates"] if c["status"] == "candidate"]
+    first = best[0]
+    st = await req(eng, Stage(candidate_id=first["id"], quantity=1))
+    assert st.ok
+    lid = st.data["lineup_id"]
+    again = await req(eng, Stage(candidate_id=first["id"], quantity=1))
+    assert again.exit_code == 3 and again.reason_code == "symbol_already_staged"
+    huge = await req(eng, Stage(candidate_id=best[1]["id"], quantity=100))
+    assert huge.exit_code == 3 and huge.reason_code == "over_budget"
+    rej = next(c for c in r.data["candidates"] if c["status"] == "rejected")
+    no = await req(eng, Stage(candidate_id=rej["id"]))
+    assert no.exit_code == 3 and no.reason_code == rej["reason_code"]
+    big = await req(eng, SetQuantity(lineup_id=lid, quantity=5))
+    over = Decimal(first["margin"]) * 5 + Decimal("2000") > Decimal("20000")
+    assert big.ok != over
+    ap = await req(eng, Approve())
+    assert ap.ok and ap.data["approved"] == [lid]
+    rm = await req(eng, Unstage(lineup_ids=[lid]))
+    assert rm.data["removed"] == [lid]
+    assert (await req(eng, GetLineup())).data["entries"] == []
+    eng.services.account_ok = False
+    refused = await req(eng, Stage(candidate_id=best[2]["id"]))
+    assert refused.exit_code == 3 and refused.reason_code == "no_account_data"
+
+
+async def test_stale_lineup_refused_on_live_account(eng: FakeEngine) -> None:
+    eng.calendar.open_ = False
+    r = await req(eng, Scan(symbols=list(eng.services.specs)[:8], override_closed=True))
+    best = next(c for c in r.data["candidates"] if c["status"] == "candidate")
+    st = await req(eng, Stage(candidate_id=best["id"], quantity=1))
+    entry = (await req(eng, GetLineup())).data["entries"][0]
+    assert st.ok and entry["stale"] is True
+    eng.session.kind = "live"
+    ap = await req(eng, Approve())
+    assert ap.exit_code == 3 and ap.reason_code == "stale_on_live"
+    cleared = await req(eng, ClearLineup())
+    assert cleared.data["removed"] == [entry["id"]]
+
+
+async def test_auto_select_refused_without_account(eng: FakeEngine) -> None:
+    await req(eng, Scan(symbols=list(eng.services.specs)[:4]))
+    eng.services.account_ok = False
+    r = await req(eng, AutoSelect())
+    assert r.exit_code == 3 and r.reason_code == "no_account_data"
