@@ -173,11 +173,8 @@ class PutdeskApp(App[int]):
         except Exception:
             self.theme = DEFAULT_THEME
             self.log_activity("notice", "warning", f"unknown theme {self._theme_name!r}")
-        problems = validate_keymap(self.keymap)
-        for p in problems:
-            self.log_activity("notice", "warning", f"keymap: {p}")
-        self.set_keymap({k: v for k, v in self.keymap.items() if not validate_keymap({k: v})})
         self.push_screen(MainScreen(self.now, self.local_zone))
+        self.set_keymap({k: v for k, v in self.keymap.items() if not validate_keymap({k: v})})
         self.set_interval(self.clock_tick_s, self._tick_clock)
         if self.handle_signals:
             loop = asyncio.get_running_loop()
@@ -193,6 +190,8 @@ class PutdeskApp(App[int]):
         if self.use_calendar:
             self.load_calendar()
         self.log.info(f"putdesk console first frame after {self.startup_ms:.0f} ms")
+        for problem in validate_keymap(self.keymap):
+            self.log_activity("console", "warning", f"keymap: {problem}")
 
     def _terminal_gone(self) -> None:
         """SIGHUP/SIGTERM (the terminal or SSH session went away): leave cleanly."""
@@ -369,6 +368,8 @@ class PutdeskApp(App[int]):
         view = status_view(msg.data)
         if view["simulated"] and "speed" not in view["clock"]:
             view["clock"]["speed"] = self.config.sim.speed
+        if not view["ai"]:
+            view["ai"] = self._ai_state()
         self.state["status"] = view
         main = self.main
         if main is not None:
@@ -377,6 +378,17 @@ class PutdeskApp(App[int]):
         if self._poll_timer is not None:
             self._poll_timer.stop()
         self._poll_timer = self.set_timer(self.status_poll_s, self.refresh_status)
+
+    def _ai_state(self) -> dict[str, Any]:
+        """AI on/off when the status does not say: the latest scan's verdict, else the
+        settings; empty when nothing is known yet."""
+        scan = self.state["scan"].get("scan") or {}
+        if scan.get("ai_status"):
+            return {"enabled": scan["ai_status"] == "on", "reason": scan.get("ai_reason")}
+        ai = self.state["settings"].get("ai") or {}
+        if ai.get("enabled") is False:
+            return {"enabled": False, "reason": "disabled in settings"}
+        return {}
 
     @on(m.ScanUpdated)
     def _scan(self, msg: m.ScanUpdated) -> None:

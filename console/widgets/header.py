@@ -115,10 +115,12 @@ class StatusHeader(Vertical):
         if level:
             text.append(f"  Level {level}")
         ai = s.get("ai") or {}
-        if ai.get("enabled"):
+        if not ai:
+            text.append("  AI ?")
+        elif ai.get("enabled"):
             text.append("  AI on", style=tone(self, "live"))
         else:
-            why = ai.get("reason")
+            why = str(ai.get("reason") or "").removeprefix("AI off: ")
             text.append(
                 "  AI off" + (f" ({why})" if why else ""), style=tone(self, "warning-domain")
             )

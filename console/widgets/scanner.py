@@ -216,6 +216,9 @@ class ScannerTable(DataTable[Cell]):
 class CandidateDetail(Static):
     """Everything known about the highlighted candidate."""
 
+    def on_mount(self) -> None:
+        self.show(None)
+
     def show(self, c: dict[str, Any] | None) -> None:
         if c is None:
             self.update("No candidate selected.\nPress s to scan.")

@@ -8,6 +8,7 @@ await api.close()          # stops the engine only if this call started it
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from config.loader import load_config
@@ -48,6 +49,13 @@ async def connect_api(
     if client is not None:
         return client
     paths = EnginePaths.of(cfg, account)
+    for _ in range(30):  # an engine that is starting holds the lock before it listens
+        if not is_locked(paths.state, paths.key):
+            break
+        await asyncio.sleep(0.1)
+        client = await attach(cfg, account)
+        if client is not None:
+            return client
     if is_locked(paths.state, paths.key):
         raise NoEngine(
             f"an engine holds the lock for {paths.key} but does not answer on {paths.socket}"

@@ -162,6 +162,8 @@ class MarketServices:
         self._cache_day: dt.date | None = None
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._streams: dict[int, tuple[Contract, str]] = {}
+        self._stream_refs: dict[int, int] = {}  # concurrent batches share one stream
+        self._last_account: dict[str, str] = {}
         self.requests = 0
         session.ib.RaiseRequestErrors = True
         session.add_resubscriber("market-data streams", self._resubscribe)
@@ -364,10 +366,19 @@ class MarketServices:
         async with self.pacer.lines(len(items)):
             try:
                 for con_id, contract, _right in items:
+                    if con_id in tickers:
+                        continue
                     self._need_data()
+                    active = self._streams.get(con_id)
+                    shared = self.ib.ticker(active[0]) if active is not None else None
+                    if shared is not None:
+                        tickers[con_id] = shared
+                        self._stream_refs[con_id] += 1
+                        continue
                     async with self.pacer.message(Priority.QUOTES):
                         tickers[con_id] = self.ib.reqMktData(contract, generic, False, False)
                     self._streams[con_id] = (contract, generic)
+                    self._stream_refs[con_id] = 1
                     self.requests += 1
                 loop = asyncio.get_running_loop()
                 deadline = loop.time() + self.quote_timeout
@@ -412,6 +423,11 @@ class MarketServices:
 
     async def _cancel_streams(self, con_ids: list[int]) -> None:
         for con_id in con_ids:
+            refs = self._stream_refs.get(con_id, 0) - 1
+            if refs > 0:
+                self._stream_refs[con_id] = refs
+                continue
+            self._stream_refs.pop(con_id, None)
             entry = self._streams.pop(con_id, None)
             if entry is None or not self.session.connected:
                 continue
@@ -511,7 +527,7 @@ class MarketServices:
             assert v is not None
             return v
 
-        return AccountSnapshot(
+        snap = AccountSnapshot(
             account=account,
             net_liquidation=d("NetLiquidation"),
             equity_with_loan=d("EquityWithLoanValue"),
@@ -523,6 +539,16 @@ class MarketServices:
             cushion=float(d("Cushion")),
             time=self._now(),
         )
+        figures = {t: vals[t] for t in SUMMARY_TAGS}
+        if figures != self._last_account:
+            self._last_account = figures
+            self.session.bus.publish(
+                "account",
+                f"{account}: net liquidation {vals['NetLiquidation']}, "
+                f"maintenance margin {vals['FullMaintMarginReq']}",
+                data={"account": account, "time": snap.time.isoformat(), **figures},
+            )
+        return snap
 
     # -- portfolio ---------------------------------------------------------------------------
     def positions(self) -> list[Position]:

@@ -369,6 +369,14 @@ class Session:
                 f"the gateway manages {', '.join(self.accounts)}: set ibkr.account",
             )
         self.account = wanted or self.accounts[0]
+        if not self.simulated and is_paper_id(self.account) != (self.cfg.expected_mode == "paper"):
+            self.bus.publish(
+                "notice",
+                f"connected to {self.account} ({'paper' if is_paper_id(self.account) else 'live'}"
+                f") but ibkr.expected_mode is {self.cfg.expected_mode}",
+                severity="warning",
+                code="session.unexpected_mode",
+            )
         if self.bus.account is None:
             self.bus.account = self.account
         if not any(v.account == self.account for v in self.ib.accountValues()):
@@ -400,7 +408,7 @@ class Session:
         )
 
     def _on_disconnected(self) -> None:
-        if self.state != ConnState.DISCONNECTED:
+        if self.state != ConnState.DISCONNECTED and not self._stopping:
             self._set_state(
                 ConnState.DISCONNECTED, Reason("session.disconnected", "connection to IBKR lost")
             )

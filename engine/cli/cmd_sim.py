@@ -10,7 +10,10 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from engine.cli.main import common_options
+
 RUNTIME_FILE = "sim-runtime.json"
+DEFAULT_ACCOUNT = "DU1234567"
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -25,16 +28,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="simulated clock start (default: 20 minutes before the next US open)",
     )
     p.add_argument("--minutes-before-open", type=int, default=20)
-    p.add_argument("--account", default="DU1234567", help="account id (U... looks live)")
     p.add_argument("--state", metavar="FILE", help="book state file (loaded at start, saved)")
     p.add_argument("--flex-port", type=int, default=None, help="also serve Flex on this port")
     p.add_argument("--control-port", type=int, default=0, help="control port (0 = any)")
-    p.add_argument("--json", action="store_true", help="print the startup line as JSON")
+    common_options(p)  # --account (default DU1234567; U... looks live), --json startup line
     p.set_defaults(func=_run)
     ssub = p.add_subparsers(dest="sim_cmd", metavar="ACTION")
 
     st = ssub.add_parser("stats", help="counters of the running simulator")
-    st.add_argument("--json", action="store_true")
+    common_options(st)
     st.add_argument("--control-port", type=int, default=0)
     st.set_defaults(func=_stats)
 
@@ -151,7 +153,7 @@ async def _serve(args: argparse.Namespace) -> None:
     gw = SimGateway(
         seed=args.seed,
         clock=_clock(args),
-        account_id=args.account,
+        account_id=args.account or DEFAULT_ACCOUNT,
         port=args.port,
         state_file=args.state,
     )
@@ -191,7 +193,7 @@ async def _serve(args: argparse.Namespace) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
-        with contextlib.suppress(NotImplementedError):
+        with contextlib.suppress(RuntimeError):  # no signal handlers on this platform
             loop.add_signal_handler(sig, stop.set)
     try:
         await stop.wait()

@@ -24,38 +24,49 @@ def ceiling(net_liquidation: Decimal, margin_pct_of_nlv: float) -> Decimal:
 
 
 def feed_decision(
-    maint_margin: Decimal, limit: Decimal, next_margin: Decimal
+    maint_margin: Decimal, limit: Decimal, next_margin: Decimal, pending: Decimal = Decimal(0)
 ) -> tuple[FeedAction, Reason]:
-    """Send the next entry only if IBKR's maintenance margin plus its margin stays inside."""
-    after = maint_margin + next_margin
+    """Send the next entry only if IBKR's maintenance margin, plus the margin of entries sent
+    but not yet filled (`pending`), plus its own margin stays inside the ceiling."""
+    after = maint_margin + pending + next_margin
     if after > limit:
         return "stop", Reason(
             "feeder.ceiling",
-            f"margin {maint_margin} + {next_margin} = {after} would pass the ceiling {limit}",
+            f"margin {maint_margin} + pending {pending} + {next_margin} = {after} would pass "
+            f"the ceiling {limit}",
         )
     return "send", Reason("feeder.send", f"margin after {after} <= ceiling {limit}")
 
 
 async def feed_tier1(wf: TwoTierWorkflow, fills_wait_s: float = 10.0) -> None:
     """Tier 1 through the feeder: one entry at a time, watching FullMaintMarginReq."""
+    await wf.sync()
     rows = await wf.lineup(("stage2_ok",))
     stopped: Reason | None = None
+    sent: list[tuple[int, Decimal, int]] = []  # (lineup id, margin per contract, quantity)
     for row in rows:
         lid = int(row["id"])
         if stopped is not None:
             await wf.record(lid, stopped, status="cancelled", severity="warning")
             continue
+        if await wf.already_working(lid):
+            continue
         snap = await wf.market.account_snapshot()
         limit = ceiling(snap.net_liquidation, wf.cfg.budget.margin_pct_of_nlv)
         per = Decimal(str(row["margin_per_contract"] or "0"))
-        action, reason = feed_decision(snap.full_maint_margin, limit, per * int(row["quantity"]))
+        pending = Decimal(0)
+        for sid, sper, sqty in sent:
+            pending += sper * max(sqty - await wf._sold(sid), 0)
+        action, reason = feed_decision(
+            snap.full_maint_margin, limit, per * int(row["quantity"]), pending
+        )
         if action == "stop":
             stopped = reason
             await wf.record(lid, reason, status="cancelled", severity="warning")
             continue
         wf.decide(lid, reason)
         remaining = int(row["quantity"]) - await wf._sold(lid)
-        if remaining > 0:
-            await wf._place_entry(row, remaining, tier=1)
+        if remaining > 0 and await wf._place_entry(row, remaining, tier=1):
+            sent.append((lid, per, remaining))
             await wf.sleep(fills_wait_s)
             await wf.sync()

@@ -14,7 +14,7 @@ from typing import Literal
 
 from engine.domain import Quote, Reason
 
-INDEX_SYMBOLS = frozenset({"SPX", "SPXW", "XSP", "XSPW", "NDX", "NDXP", "RUT", "RUTW", "VIX"})
+INDEX_SYMBOLS = frozenset({"SPX", "SPXW", "NDX", "NDXP", "RUT", "RUTW", "VIX"})  # XSP: stock grid
 THREE = Decimal("3")
 Rounding = Literal["up", "down", "nearest"]
 Tier1Mode = Literal["mid", "mid_minus_tick", "ask_minus_tick"]

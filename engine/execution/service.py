@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import logging
 from typing import Any
 
@@ -19,6 +20,7 @@ from engine.execution.ibport import IbOrderPort
 from engine.execution.reconcile_positions import reconcile_positions
 from engine.execution.records import Recorder
 from engine.execution.workflow import TwoTierWorkflow
+from engine.market.calendar import to_et
 
 log = logging.getLogger(__name__)
 WATCH_EVERY_S = 5.0
@@ -92,10 +94,23 @@ class ExecutionService:
         if why is not None:
             return Result.refused(why.text, code=why.code)
         self.running = asyncio.current_task()
-        summary = await wf.run()
+        summary = await wf.run(open_at=self.open_today())
         if not summary.ok:
             return Result.refused(summary.reason.text, code=summary.reason.code)
         return Result.success(**summary.as_dict())
+
+    def open_today(self) -> dt.datetime | None:
+        """Today's open when it is still ahead (tier 1 waits for it), else None (send now)."""
+        now = self.engine.now()
+        cal = self.engine.calendar
+        try:
+            day = to_et(now).date()
+            if not cal.is_session(day):
+                return None
+            opens: dt.datetime = cal.session_open(day)
+        except Exception:  # outside the calendar's range: no wait
+            return None
+        return opens if now < opens else None
 
     async def reconcile(self, _cmd: ReconcilePositions) -> Result:
         port = self.port()

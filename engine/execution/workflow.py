@@ -311,6 +311,19 @@ class TwoTierWorkflow:
         await self.intents.set_status([leg.order_ref for leg in legs], "sent", self.now())
         return None
 
+    async def already_working(self, lineup_id: int) -> bool:
+        """True (and recorded) when an entry order of this lineup entry is already at IBKR:
+        after a crash between the send and the lineup update it must not be sent again."""
+        assert self._last is not None
+        if any(o.working for o in self._entry_orders(lineup_id, self._last.orders)):
+            await self.record(
+                lineup_id,
+                Reason("tier1.already_working", "an entry order is already working at IBKR"),
+                status="submitted",
+            )
+            return True
+        return False
+
     # ----------------------------------------------------------------- tier 1
     async def tier1(self) -> None:
         if self.cfg.budget.overallocation_enabled:
@@ -319,16 +332,9 @@ class TwoTierWorkflow:
             await feed_tier1(self)
             return
         await self.sync()
-        assert self._last is not None
-        orders = self._last.orders
         for row in await self.lineup(("stage2_ok",)):
             lid = int(row["id"])
-            if any(o.working for o in self._entry_orders(lid, orders)):
-                await self.record(
-                    lid,
-                    Reason("tier1.already_working", "an entry order is already working at IBKR"),
-                    status="submitted",
-                )
+            if await self.already_working(lid):
                 continue
             remaining = int(row["quantity"]) - await self._sold(lid)
             if remaining <= 0:

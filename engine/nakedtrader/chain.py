@@ -19,8 +19,11 @@ from engine.domain import MarketData, OptionChainInfo, OptionRef, Quote, Reason,
 
 #: Puts further out of the money than this fraction of the underlying are never quoted.
 MAX_OTM_FRACTION = 0.15
-#: At most this many strikes (the ones nearest the money) are quoted.
+#: At most this many strikes (the ones nearest the money) are considered.
 MAX_QUOTED_STRIKES = 60
+#: Above this many, a sample is quoted first and only the strikes around the band follow.
+SAMPLE_ABOVE = 16
+SAMPLE_SIZE = 10
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,35 @@ def strikes_to_quote(
     return sorted(otm[:limit], key=lambda o: o.strike)
 
 
+def sample_of(options: list[OptionRef], size: int = SAMPLE_SIZE) -> list[OptionRef]:
+    """Evenly spread strikes (both ends included) from an ascending list."""
+    if len(options) <= size:
+        return list(options)
+    step = (len(options) - 1) / (size - 1)
+    idx = sorted({round(i * step) for i in range(size)})
+    return [options[i] for i in idx]
+
+
+def band_window(
+    options: list[OptionRef], quotes: dict[int, Quote], lo: float, hi: float
+) -> list[OptionRef]:
+    """The strikes (ascending) that can hold a put with |delta| in [lo, hi], judged from the
+    quoted sample: put |delta| rises with the strike, so the window runs from the highest
+    sampled strike below `lo` to the lowest sampled strike above `hi` (pure)."""
+    start, end = 0, len(options) - 1
+    for i, o in enumerate(options):
+        q = quotes.get(o.con_id)
+        if q is None or q.delta is None:
+            continue
+        d = abs(q.delta)
+        if d < lo:
+            start = i
+        elif d > hi:
+            end = i
+            break
+    return options[start : end + 1]
+
+
 def underlying_price_of(quote: Quote) -> float | None:
     """Last, else mid, else the model's underlying price."""
     for v in (quote.last, quote.mid, quote.underlying_price):
@@ -143,7 +175,18 @@ async def fetch_chain(
             f"no listed {chain.trading_class} {expiry} put within "
             f"{MAX_OTM_FRACTION:.0%} below {price:g}",
         )
-    quotes = await md.option_quotes(wanted)
+    if len(wanted) > SAMPLE_ABOVE:
+        sample = sample_of(wanted)
+        quotes = await md.option_quotes(sample)
+        lo = max(0.0, cfg.delta_min - cfg.widen_limit * cfg.widen_step)
+        hi = cfg.delta_max + cfg.widen_limit * cfg.widen_step
+        window = band_window(wanted, quotes, lo, hi)
+        rest = [o for o in window if o.con_id not in quotes]
+        if rest:
+            quotes.update(await md.option_quotes(rest))
+        wanted = [o for o in wanted if o.con_id in quotes]
+    else:
+        quotes = await md.option_quotes(wanted)
     exp_date = dt.datetime.strptime(expiry, "%Y%m%d").date()
     return IndexChain(
         underlying=und,

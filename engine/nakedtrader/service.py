@@ -9,8 +9,9 @@ exposes the scheduling hook.
 - NtStatus: today's and live NakedTrader trades, bracket states, net P&L after commissions.
 - `scheduled_run(engine)`: what the scheduler calls daily at `schedule.nakedtrader_at`
   (does nothing unless `enabled: true` in the NakedTrader config).
-After a trade is placed a background watcher follows it every `WATCH_INTERVAL_S` seconds
-until no NakedTrader trade is live. Every step is published as a "nakedtrader" event.
+After a trade is placed, and after every (re)connect while a NakedTrader trade is live, a
+background watcher follows it every `WATCH_INTERVAL_S` seconds until none is live. Every
+step is published as a "nakedtrader" event.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import datetime as dt
+import json
 import logging
 from decimal import Decimal
 from pathlib import Path
@@ -38,6 +40,7 @@ from engine.nakedtrader.ibport import IbNtPort
 from engine.nakedtrader.recorder import NtRecorder, trade_view
 from engine.nakedtrader.watcher import NtWatcher, WatchReport
 from engine.nakedtrader.workflow import NtWorkflow, RunOutcome
+from engine.store.trades import TradeRow
 
 if TYPE_CHECKING:
     from engine.runtime.engine import Engine
@@ -92,6 +95,7 @@ class NakedTraderService:
         self._watch_task: asyncio.Task[None] | None = None
         self.port = IbNtPort(engine.session, engine.orders)
         self._watcher: NtWatcher | None = None
+        self.last_message: str | None = None
 
     # -- config ------------------------------------------------------------------------------
     def path(self) -> Path:
@@ -138,8 +142,42 @@ class NakedTraderService:
                 calendar=self.engine.calendar,
                 md=self.engine.services,
                 cancel=self.port.cancel,
+                closing_price=self.closing_price,
             )
         return self._watcher
+
+    async def closing_price(self, symbol: str, day: dt.date) -> float | None:
+        """The underlying's close on `day` from IBKR's daily bars (None when unavailable)."""
+        from ib_async import Index, Stock
+
+        from engine.broker.pacing import Priority
+
+        und = await self.engine.services.qualify_underlying(symbol)
+        contract = (
+            Index(und.symbol, und.exchange, und.currency, conId=und.con_id)
+            if und.sec_type == "IND"
+            else Stock(und.symbol, "SMART", und.currency, conId=und.con_id)
+        )
+        ib = self.engine.session.ib
+        try:
+            async with self.engine.session.pacer.message(Priority.CONTROL):
+                fut = ib.reqHistoricalDataAsync(
+                    contract,
+                    endDateTime="",
+                    durationStr="5 D",
+                    barSizeSetting="1 day",
+                    whatToShow="TRADES",
+                    useRTH=True,
+                )
+            bars = await asyncio.wait_for(fut, 15)
+        except Exception:
+            log.warning("no daily bars for %s", symbol, exc_info=True)
+            return None
+        for bar in bars or []:
+            d = bar.date.date() if isinstance(bar.date, dt.datetime) else bar.date
+            if d == day and bar.close and bar.close > 0:
+                return float(bar.close)
+        return None
 
     def publish(self, message: str, reason: Reason, *, severity: str = "info", **data: Any) -> None:
         self.engine.bus.publish(
@@ -169,6 +207,7 @@ class NakedTraderService:
     def _run_result(self, outcome: RunOutcome, cfg: NakedTraderConfig) -> Result:
         data = outcome.as_dict()
         data["config"] = cfg.model_dump(mode="json")
+        self.last_message = f"{outcome.status}: {outcome.reason.text}"
         sev = {"placed": "info", "planned": "info", "refused": "warning", "failed": "warning"}
         self.publish(
             f"NakedTrader {outcome.status}: {outcome.reason.text}",
@@ -177,6 +216,8 @@ class NakedTraderService:
             **{k: data[k] for k in ("status", "dry_run", "trade_id", "order_ref", "plan")},
         )
         if outcome.status == "placed":
+            if outcome.trade_id is not None:
+                self.watcher().track(outcome.trade_id)
             self.start_watching()
         if outcome.status in ("placed", "planned"):
             return Result(ok=True, data=data, reason_code=outcome.reason.code)
@@ -200,7 +241,7 @@ class NakedTraderService:
             self.publish(
                 f"NakedTrader trade {closed['trade_id']} closed ({closed['exit_reason']}): "
                 f"net {closed['net_pnl']}",
-                Reason("nt.closed", str(closed.get("reason") or closed["exit_reason"])),
+                Reason("nt.closed", str(closed.get("settlement") or closed["exit_reason"])),
                 **closed,
             )
         for tid in report.cancelled:
@@ -231,7 +272,9 @@ class NakedTraderService:
             cfg_error = None
         except ConfigError as exc:
             cfg, cfg_error = None, str(exc)
+        pane = await self._pane_data(cfg, trades, day)
         return {
+            **pane,
             "date": day.isoformat(),
             "now": now.isoformat(),
             "enabled": bool(cfg and cfg.enabled),
@@ -246,6 +289,72 @@ class NakedTraderService:
             "watching": self.watching,
         }
 
+    async def _pane_data(
+        self, cfg: NakedTraderConfig | None, trades: list[TradeRow], day: dt.date
+    ) -> dict[str, Any]:
+        """The console pane's keys (console/widgets/nakedtrader.py): plan, trade, bracket,
+        message."""
+        plan = None
+        if cfg is not None:
+            plan = {
+                "date": day.isoformat(),
+                "symbol": cfg.instrument,
+                "trading_class": cfg.effective_trading_class,
+                "target_delta": cfg.delta_target,
+                "delta_range": [cfg.delta_min, cfg.delta_max],
+                "scheduled_at": f"{self.schedule_time():%H:%M}" if cfg.enabled else None,
+                "dry_run": self.default_dry_run(),
+                "contracts": cfg.contracts,
+            }
+        t = trades[-1] if trades else None
+        if t is None:
+            return {"plan": plan, "trade": None, "bracket": None, "message": self.last_message}
+        intents = IntentRepo(self._store(), self.account_id or "")
+        ref = t.entry_order_ref or ""
+        entry_intent = await intents.get(ref)
+        delta = None
+        if entry_intent is not None:
+            row = await self._store().fetchone(
+                "SELECT payload_json FROM order_intents WHERE id=?", (entry_intent.id,)
+            )
+            with contextlib.suppress(Exception):
+                payload = json.loads(row["payload_json"]) if row else {}
+                delta = -float(payload["plan"]["selection"]["delta"])
+        premium = (
+            None if t.entry_price is None else float(t.entry_price * t.multiplier * t.quantity)
+        )
+        trade = {
+            "trade_id": t.id,
+            "symbol": t.symbol,
+            "strike": None if t.strike is None else float(t.strike),
+            "expiry": t.expiry,
+            "quantity": t.quantity,
+            "delta": delta,
+            "entry_price": None if t.entry_price is None else float(t.entry_price),
+            "premium": premium,
+            "pnl": None if t.net_pnl is None else float(t.net_pnl),
+            "status": t.status,
+        }
+        ib_status = {o.order_ref: o.status for o in await self.port.orders()}
+
+        async def child(suffix: str, order_id: int | None) -> dict[str, Any] | None:
+            leg = await intents.get(ref + suffix)
+            if leg is None:
+                return None
+            price = leg.limit_price if leg.limit_price is not None else leg.aux_price
+            return {
+                "order_id": order_id,
+                "price": None if price is None else float(price),
+                "status": ib_status.get(ref + suffix, leg.status),
+            }
+
+        bracket = {
+            "status": t.bracket_status,
+            "take_profit": await child("-tp", t.exit_order_id),
+            "stop": await child("-sl", t.stop_order_id),
+        }
+        return {"plan": plan, "trade": trade, "bracket": bracket, "message": self.last_message}
+
     async def status(self, _cmd: NtStatus) -> Result:
         return Result.success(**await self.status_data())
 
@@ -253,6 +362,16 @@ class NakedTraderService:
     @property
     def watching(self) -> bool:
         return self._watch_task is not None and not self._watch_task.done()
+
+    async def resume_watching(self) -> None:
+        """After every (re)connect: follow NakedTrader trades still live in the database."""
+        if self.engine.store is None:
+            return
+        live = await self.recorder().live_trades()
+        for t in live:
+            self.watcher().track(t.id, t.status)
+        if live:
+            self.start_watching()
 
     def start_watching(self, interval: float = WATCH_INTERVAL_S) -> None:
         if self.watching:
@@ -305,6 +424,7 @@ def install(engine: Engine) -> NakedTraderService:
     engine.registry.register(NtWatch, svc.watch)
     engine.nakedtrader = svc  # type: ignore[attr-defined]
     engine.on_stop.append(svc.stop_watching)
+    engine.session.add_resubscriber("nakedtrader.watch", svc.resume_watching)
     return svc
 
 

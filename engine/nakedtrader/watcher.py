@@ -6,8 +6,9 @@ NakedTrader's orders only, then:
 - keeps `bracket_status` current: pending -> entry_working -> working (children live) ->
   take_profit_filled / stop_filled, or unprotected when the position is open and no child
   works; an entry cancelled or rejected unfilled closes the row as cancelled / rejected;
-- after the close of the expiry session, once IBKR no longer holds the option: SPX/XSP are
-  cash-settled (expired worthless, or closed at the intrinsic value when in the money);
+- after the close of the expiry session, once IBKR no longer holds the option: the settlement
+  price is the underlying's close that day (IBKR's daily bar; the live quote as a fallback).
+  SPX/XSP are cash-settled (expired worthless, or closed at the intrinsic value when in the money);
   SPY expires worthless or is assigned (stock appears; the option leg closes at 0 as IBKR
   books it). Children still working for a settled trade are cancelled.
 Each pass is idempotent: running it again with the same facts changes nothing.
@@ -35,6 +36,8 @@ CASH_SETTLED = frozenset({"SPX", "XSP"})
 CANCELLED = frozenset({"Cancelled", "ApiCancelled"})
 WORKING = frozenset({"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted"})
 CENT = Decimal("0.01")
+#: (symbol, session date) -> the underlying's official close that day, or None.
+ClosingPrice = Callable[[str, dt.date], Awaitable[float | None]]
 
 
 @dataclass
@@ -130,6 +133,7 @@ class NtWatcher:
         calendar: Any,
         md: MarketData | None = None,
         cancel: Callable[[str], Awaitable[None]] | None = None,
+        closing_price: ClosingPrice | None = None,
     ):
         self.port = port
         self.store = store
@@ -137,12 +141,19 @@ class NtWatcher:
         self.calendar = calendar
         self.md = md
         self.cancel = cancel
+        self.closing_price = closing_price
         self.recorder = NtRecorder(store, account_id)
         self.settle_prices: dict[tuple[str, dt.date], float] = {}
+        self._known: dict[int, str] = {}  # trade id -> status at the last pass
+
+    def track(self, trade_id: int, status: str = "pending") -> None:
+        """Follow a trade from `status` on (called when its bracket is sent)."""
+        self._known.setdefault(trade_id, status)
 
     async def sync(self, now: dt.datetime) -> WatchReport:
         report = WatchReport()
-        before = {t.id: t.status for t in await self.recorder.live_trades()}
+        for t in await self.recorder.live_trades():
+            self._known.setdefault(t.id, t.status)
         acct = self.account_id or ""
         base = Watcher(
             self.port,
@@ -153,13 +164,18 @@ class NtWatcher:
         sync = await base.sync(now)
         report.fills = len(sync.new_fills)
         by_ref = sync.by_ref()
+        # transitions since the last pass, whoever booked them (this watcher or execution's)
         for t in await self.recorder.trades.trades_since(None, strategy=STRATEGY):
-            if t.id in before and t.status == "closed" and before[t.id] != "closed":
-                report.closed.append(self._closed_view(t))
-        for t in await self.recorder.live_trades():
-            if before.get(t.id) == "pending" and t.status == "open":
+            prev = self._known.get(t.id)
+            if prev is None:
+                continue
+            if prev == "pending" and t.status in ("open", "closed"):
                 report.opened.append(t.id)
                 await self._entry_time_from_fills(t.id)
+            if prev != "closed" and t.status == "closed":
+                report.closed.append(self._closed_view(t))
+            self._known[t.id] = t.status
+        for t in await self.recorder.live_trades():
             ref = t.entry_order_ref or ""
             new = live_bracket_status(
                 by_ref.get(ref), by_ref.get(f"{ref}-tp"), by_ref.get(f"{ref}-sl"), t.status
@@ -167,6 +183,7 @@ class NtWatcher:
             if new is None or (new[0] == t.status and new[1] == t.bracket_status):
                 continue
             await self.recorder.mark(t.id, status=new[0], bracket_status=new[1])
+            self._known[t.id] = new[0]
             report.bracket_changes.append((t.id, new[1]))
             if new[0] in ("cancelled", "rejected"):
                 report.cancelled.append(t.id)
@@ -195,10 +212,12 @@ class NtWatcher:
         key = (symbol, day)
         if key in self.settle_prices:
             return self.settle_prices[key]
-        if self.md is None:
-            return None
-        und = await self.md.qualify_underlying(symbol)
-        price = underlying_price_of(await self.md.underlying_quote(und))
+        price: float | None = None
+        if self.closing_price is not None:
+            price = await self.closing_price(symbol, day)
+        if price is None and self.md is not None:
+            und = await self.md.qualify_underlying(symbol)
+            price = underlying_price_of(await self.md.underlying_quote(und))
         if price is not None:
             self.settle_prices[key] = price
         return price
@@ -228,7 +247,8 @@ class NtWatcher:
             reason, exit_price, why = settlement(t, price, stock.get(t.symbol, 0))
             closed = await self.recorder.trades.close_trade(t.id, exit_price, close, reason)
             await self.recorder.trades.update_bracket_status(t.id, reason)
-            report.closed.append({**self._closed_view(closed), "reason": why.text})
+            self._known[t.id] = "closed"
+            report.closed.append({**self._closed_view(closed), "settlement": why.text})
             ref = t.entry_order_ref or ""
             for child in (f"{ref}-tp", f"{ref}-sl"):
                 o = by_ref.get(child)

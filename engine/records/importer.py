@@ -13,6 +13,7 @@ Times in Flex are the account's exchange time (America/New_York); they become UT
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import hashlib
 import re
 import warnings
@@ -354,9 +355,8 @@ def _parse_row(
     )
     dropped: list[str] = []
     for _ in range(8):
-        probe = ET.Element(el.tag, attrib)
         try:
-            obj = ibparser.parse_data_element(probe)
+            obj = _ibflex_row(el.tag, attrib, ibparser)
         except ibparser.FlexParserError as exc:
             msg = str(exc)
             m = _BAD_ATTR.match(msg)
@@ -383,6 +383,33 @@ def _parse_row(
         RowProblem(section, index, _row_id(el), "error", "dropped: too many bad fields")
     )
     return None
+
+
+def _ibflex_row(tag: str, attrib: dict[str, str], ibparser: Any) -> Any:
+    """`ibflex.parser.parse_data_element` for a flat row, with each attribute conversion
+    memoised (dates, enums, symbols repeat across thousands of rows)."""
+    from ibflex import Types
+
+    cls = getattr(Types, tag, None)
+    if cls is None:
+        raise ibparser.FlexParserError(f"unknown element type {tag!r}")
+    values = {}
+    for k, v in attrib.items():
+        try:
+            values[k] = _convert_attr(tag, k, v)
+        except KeyError:
+            continue  # an attribute ibflex does not know: ignored, as ibflex does
+    try:
+        return cls(**values)
+    except Exception as exc:
+        raise ibparser.FlexParserError(f"{tag} - {exc}") from None
+
+
+@functools.lru_cache(maxsize=200_000)
+def _convert_attr(tag: str, name: str, value: str) -> Any:
+    from ibflex import Types, parser
+
+    return parser.parse_element_attr(getattr(Types, tag), name, value)[1]
 
 
 _CODES: frozenset[str] | None = None

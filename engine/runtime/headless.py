@@ -38,6 +38,7 @@ async def run_headless(
             level=level,
             account=account,
             config_path=Path(config_path) if config_path else None,
+            extra={"headless": True},  # the scheduler runs only in headless engines
         ),
     )
     stop = stop_event or asyncio.Event()
@@ -45,7 +46,7 @@ async def run_headless(
     for sig in (signal.SIGTERM, signal.SIGINT):
         try:
             loop.add_signal_handler(sig, stop.set)
-        except (NotImplementedError, RuntimeError):
+        except RuntimeError:  # also covers platforms without signal handlers
             pass
     try:
         await engine.start()
@@ -62,6 +63,6 @@ async def run_headless(
         for sig in (signal.SIGTERM, signal.SIGINT):
             try:
                 loop.remove_signal_handler(sig)
-            except (NotImplementedError, RuntimeError):
+            except RuntimeError:  # also covers platforms without signal handlers
                 pass
     return 0

@@ -92,6 +92,22 @@ _LIST_3 = (
     "SMART,AMEX,NYSE,CBOE,PHLX,ISE,CHX,ARCA,NASDAQ,DRCTEDGE,BEX,BATS,EDGEA,BYX,IEX,"
     "EDGX,FOXRIVER,PEARL,NYSENAT,LTSE,MEMX,IBEOS,OVERNIGHT,TPLUS0,PSX"
 )
+# Unserved data requests -> index of their reqId field: market depth, real-time bars,
+# fundamentals, IV/price calculations, head timestamp, histogram, P&L, historical ticks,
+# tick-by-tick.
+UNSUPPORTED_REQ_ID_FIELD = {
+    10: 2,
+    50: 2,
+    52: 2,
+    54: 2,
+    55: 2,
+    87: 1,
+    88: 1,
+    92: 1,
+    94: 1,
+    96: 1,
+    97: 1,
+}
 EXEC_TIME_FORMAT = "%Y%m%d %H:%M:%S UTC"
 """Execution times are sent as `YYYYMMDD HH:MM:SS UTC` (one space, explicit zone): ib_async's
 parseIBDatetime reads that as an aware UTC time whatever `IB.TimezoneTWS` says."""
@@ -675,6 +691,8 @@ class SimGateway:
             return
         handler = self._handlers.get(type(req))
         if handler is None:
+            if isinstance(req, d.Unsupported):
+                self._unsupported(s, req)
             return
         try:
             handler(self, s, req)
@@ -682,6 +700,18 @@ class SimGateway:
             log.exception("sim: request %s failed", type(req).__name__)
             rid = getattr(req, "req_id", getattr(req, "order_id", -1))
             s.error(rid, 321, f"Error validating request:-'{exc}'")
+
+    def _unsupported(self, s: Session, req: d.Unsupported) -> None:
+        """Data requests the simulator does not serve end with error 354 (so a waiting
+        ib_async call returns instead of hanging); anything else is ignored."""
+        pos = UNSUPPORTED_REQ_ID_FIELD.get(req.msg_id)
+        if pos is None or pos >= len(req.fields):
+            return
+        try:
+            req_id = int(req.fields[pos])
+        except ValueError:
+            return
+        s.error(req_id, 354, "Requested market data is not subscribed (not simulated).")
 
     def _start_api(self, s: Session, req: d.StartApi) -> None:
         cid = req.client_id

@@ -102,6 +102,8 @@ async def _interactive() -> tuple[float, float]:
             return display(*args, **kw)
 
         app._display = counted
+        for k in ["2", "3", "4", "5", "1"]:  # first visits mount the Lazy panes: not timed
+            await pilot.press(k)
         lat = []
         keys = ["2", "1", "down", "down", "up", "3", "1", "y"]
         for i in range(80):

@@ -228,7 +228,8 @@ def table(rows: list[Row], measured_naive: int) -> str:
         mark = "*" if r.scaled else " "
         out.append(
             f"{r.size:>7} {r.mode:<18} {r.wall:>7.2f} {r.messages:>8}{mark} {r.per_symbol:>7.1f} "
-            f"{r.peak_lines:>10} {r.bound:>8.2f} {r.wall / r.bound:>10.2f} {r.candidates:>5}"
+            f"{r.peak_lines:>10} {r.bound:>8.2f} {r.wall / r.bound:>10.2f} "
+            f"{r.candidates if r.candidates >= 0 else '-':>5}"
         )
     out.append(f"* naive measured on {measured_naive} symbols, scaled linearly to the size")
     return "\n".join(out)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -34,6 +35,9 @@ async def test_connect_syncs_before_ready() -> None:
         assert kinds.index("SYNCING") < kinds.index("READY")
         snap = await eng.services.account_snapshot()
         assert snap.net_liquidation > 0 and snap.account == "DU1234567"
+        await eng.services.account_snapshot()  # unchanged figures: one "account" event only
+        acct = eng.bus.recent(10, kind="account")
+        assert len(acct) == 1 and acct[0].data["NetLiquidation"] == str(snap.net_liquidation)
 
 
 async def test_drop_and_reconnect_resyncs_without_duplicates() -> None:
@@ -119,7 +123,11 @@ async def test_read_only_sends_nothing() -> None:
 
 
 async def test_client_id_in_use_moves_to_the_next_id() -> None:
-    async with running_sim() as gw, connected_ib(gw, client_id=17), sim_engine(gw, connect_timeout_s=1) as eng:
+    async with (
+        running_sim() as gw,
+        connected_ib(gw, client_id=17),
+        sim_engine(gw, connect_timeout_s=1) as eng,
+    ):
         assert eng.session.state == ConnState.READY
         assert eng.session.client_id == 18
         codes = [e.code for e in eng.bus.recent(50, kind="connection")]
@@ -150,3 +158,41 @@ async def test_bracket_and_kill_cancel_only_putdesk_orders() -> None:
         with pytest.raises(OrderRefused):
             await eng.orders.place(contract, LimitOrder("SELL", 1, 50.0, orderRef="pd-y"))  # type: ignore[arg-type]
         assert (await eng.request(Resume())).data["trading_allowed"] is True
+
+
+async def test_fills_and_status_reach_the_bus() -> None:
+    async with running_sim() as gw, sim_engine(gw) as eng:
+        und = await eng.services.qualify_underlying("AAPL")
+        chain = (await eng.services.option_chain(und))[0]
+        refs = await eng.services.expiry_strikes(und, chain.expirations[1], chain.trading_class)
+        ref = refs[-3]
+        q = (await eng.services.option_quotes([ref]))[ref.con_id]
+        assert q.bid is not None and q.bid > 0
+        contract = eng.services.option_contract(ref)
+        order = LimitOrder("SELL", 1, 0.01, orderRef="pd-fill-1", tif="DAY")  # marketable
+        await eng.orders.place(contract, order)
+        fills: list[object] = []
+        for _ in range(200):
+            fills = eng.bus.recent(10, kind="order.fill")
+            if fills:
+                break
+            gw.advance_clock(1)
+            await asyncio.sleep(0.01)
+        fill = eng.bus.recent(10, kind="order.fill")[0]
+        assert fill.data["order_ref"] == "pd-fill-1" and fill.data["fill_shares"] == 1
+        statuses = [e.data.get("status") for e in eng.bus.recent(100, kind="order.status")]
+        assert "Filled" in statuses
+
+
+async def test_overlapping_quote_batches_share_one_line() -> None:
+    async with running_sim() as gw, sim_engine(gw) as eng:
+        und = await eng.services.qualify_underlying("NVDA")
+        chain = (await eng.services.option_chain(und))[0]
+        refs = await eng.services.expiry_strikes(und, chain.expirations[1], chain.trading_class)
+        a, b = refs[:6], refs[3:9]
+        qa, qb = await asyncio.gather(
+            eng.services.option_quotes(a + a[:1]), eng.services.option_quotes(b)
+        )
+        assert set(qa) == {r.con_id for r in a} and set(qb) == {r.con_id for r in b}
+        assert gw.stats()["peak_market_data_lines"] <= 9  # 3 strikes shared, none twice
+        await wait_for(lambda: gw.market_data_lines() == 0)

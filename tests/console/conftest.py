@@ -41,5 +41,9 @@ async def settle(pilot: Pilot[int], rounds: int = 4) -> None:
             if not busy:
                 break
             await pilot.pause(0.01)
+        for _ in range(100):  # a coalesced scanner redraw may be pending
+            if getattr(app, "_render_timer", None) is None:
+                break
+            await pilot.pause(0.02)
         await pilot.pause()
         await pilot.pause(0.02)

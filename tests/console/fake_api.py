@@ -248,21 +248,45 @@ class FakeEngineAPI:
 
     # -- handlers ---------------------------------------------------------------------
     def _GetStatus(self, cmd: GetStatus) -> Result:
+        # engine/runtime/core_commands.get_status, plus the optional market / clock / ai
+        label = "SIMULATED" if self.simulated else self.mode.upper()
+        b = self.budget()
         return Result.success(
-            account="DU1234567",
-            mode=self.mode,
-            simulated=self.simulated,
-            connection={"state": "connected", "market_data": "live", "reason": None},
-            engine={"state": "halted" if self.halted else "ready", "halted_reason": None},
-            clock={"now": self.now.isoformat(), "simulated": self.simulated, "speed": 1.0},
+            engine={
+                "label": label,
+                "simulated": self.simulated,
+                "level": self.settings["automation_level"],
+                "now": self.now.isoformat(),
+            },
+            connection={
+                "state": "READY",
+                "reason": "ready: DU1234567: 2 positions, 2 open orders",
+                "account": "DU1234567",
+                "account_kind": self.mode,
+                "simulated": self.simulated,
+                "market_data_type": "live",
+                "trading_allowed": not self.halted,
+            },
+            budget={
+                "available": True,
+                "net_liquidation": f"{b['nlv']:.2f}",
+                "full_maint_margin": f"{b['margin_in_use']:.2f}",
+                "budget_pct": b["budget_pct"],
+                "budget": f"{b['budget']:.2f}",
+                "headroom": f"{b['budget'] - b['margin_in_use']:.2f}",
+            },
+            halted={
+                "halted": self.halted,
+                "reason_code": "engine.killed" if self.halted else None,
+                "reason": "kill switch pressed in the console" if self.halted else None,
+            },
             market={
                 "open": self.market_open,
                 "next_open": NEXT_OPEN.isoformat(),
                 "next_close": NEXT_CLOSE.isoformat(),
             },
-            automation_level=self.settings["automation_level"],
+            clock={"now": self.now.isoformat(), "simulated": self.simulated, "speed": 1.0},
             ai={"enabled": self.ai_enabled, "reason": None if self.ai_enabled else "no API key"},
-            budget=self.budget(),
         )
 
     def _Scan(self, cmd: Scan) -> Result:
@@ -304,7 +328,33 @@ class FakeEngineAPI:
         return Result.success(scan_id=1, message=f"scan #1: {len(cands)} candidates")
 
     def _GetScan(self, cmd: GetScan) -> Result:
-        return Result.success(**copy.deepcopy(self.scan)) if self.scan else Result.success()
+        """engine/selection/service.get_scan: the scans row and candidates rows."""
+        if not self.scan:
+            return Result.fail("no scan found", code="no_scan")
+        scan = self.scan["scan"]
+        rows: list[dict[str, Any]] = []
+        for c in self.scan["candidates"]:
+            row = {k: v for k, v in c.items() if k not in {"components", "ai_line", "reason"}}
+            for k, v in c["components"].items():
+                row[f"score_{k}"] = v
+            row["ai_reason"] = c["ai_line"]
+            row["stale"] = int(c["stale"])
+            rows.append(row)
+        for r in self.scan["rejections"]:
+            rows.append({"id": 900 + len(rows), "symbol": r["symbol"], "status": "rejected",
+                         "reason_code": r["code"], "reason_text": r["reason"]})
+        return Result.success(
+            scan={
+                "id": scan["id"],
+                "status": scan["state"],
+                "symbols_total": scan["progress"]["total"],
+                "symbols_done": scan["progress"]["done"],
+                "stale": int(scan["stale"]),
+                "ai_status": "off",
+                "ai_reason": "AI off: no API key",
+            },
+            candidates=rows,
+        )
 
     def _entry(self, c: dict[str, Any], qty: int) -> dict[str, Any]:
         e = {

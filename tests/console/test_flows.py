@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input
+from textual.widgets import Input
 
-from config.models import ConsoleConfig, PutdeskConfig
 from console.screens.confirm import ConfirmScreen
-from console.screens.help import HelpScreen
 from console.widgets.activity import ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader
@@ -47,9 +45,7 @@ async def test_scan_autoselect_edit_approve() -> None:
         after = app.main.query_one(BudgetGauges).query_one("#budget-numbers").render()
         assert str(before) != str(after)
         await settle(pilot)
-        assert any(
-            isinstance(c, SetQuantity) and c.quantity == 2 for c in fake.requests
-        )
+        assert any(isinstance(c, SetQuantity) and c.quantity == 2 for c in fake.requests)
         assert fake.lineup[0]["quantity"] == 2
 
         await pilot.press("p")

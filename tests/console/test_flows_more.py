@@ -76,8 +76,13 @@ async def test_panes_switch_by_number_at_80x24() -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        for key, pane in [("2", "lineup"), ("3", "positions"), ("4", "nakedtrader"),
-                          ("5", "activity"), ("1", "scanner")]:
+        for key, pane in [
+            ("2", "lineup"),
+            ("3", "positions"),
+            ("4", "nakedtrader"),
+            ("5", "activity"),
+            ("1", "scanner"),
+        ]:
             await pilot.press(key)
             await settle(pilot, 1)
             assert app.main.active_pane == pane
@@ -109,3 +114,12 @@ async def test_quit_closes_the_api() -> None:
         await pilot.press("q")
         await pilot.pause()
     assert fake.closed
+
+
+async def test_unknown_keymap_id_is_reported() -> None:
+    cfg = PutdeskConfig(console=ConsoleConfig(keymap={"putdesk.nope": "f9"}))
+    app = make_app(config=cfg)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        log = app.main.query_one(ActivityLog)
+        assert any("unknown binding id 'putdesk.nope'" in line for line in log.lines_text)

@@ -18,7 +18,9 @@ from console.widgets.scanner import RejectionTable, ScannerTable
 pytestmark = pytest.mark.slow
 
 
-async def wait_for(pilot: Pilot[int], cond: Callable[[], Any], what: str, limit: float = 30) -> None:
+async def wait_for(
+    pilot: Pilot[int], cond: Callable[[], Any], what: str, limit: float = 30
+) -> None:
     """Pump the app until `cond()` holds (the engine works in real time)."""
     steps = int(limit / 0.1)
     for _ in range(steps):
@@ -62,14 +64,24 @@ async def test_scan_autoselect_edit_approve_kill_on_the_real_engine() -> None:
         table = app.main.query_one(ScannerTable)
         rejections = app.main.query_one(RejectionTable)
         await wait_for(pilot, lambda: table.row_count > 0, "scan candidates")
-        await wait_for(pilot, lambda: "finished" in str(app.main.query_one("#scan-progress").render()), "scan end")
+        await wait_for(
+            pilot,
+            lambda: "finished" in str(app.main.query_one("#scan-progress").render()),
+            "scan end",
+        )
         assert table.row_count + rejections.row_count == len(app.config.universe.watchlist)
         first = table.current()
         assert first is not None and first["id"] and first["strike"]
 
         await pilot.press("a")
         await wait_for(pilot, lambda: app.main.active_pane == "lineup", "the lineup pane")
-        await wait_for(pilot, lambda: bool(app.main.query(LineupTable)) and app.main.query_one(LineupTable).row_count > 0, "lineup rows")
+        await wait_for(
+            pilot,
+            lambda: (
+                bool(app.main.query(LineupTable)) and app.main.query_one(LineupTable).row_count > 0
+            ),
+            "lineup rows",
+        )
         lineup = app.main.query_one(LineupTable)
         lineup.focus()
         await pilot.press("plus")
@@ -85,7 +97,9 @@ async def test_scan_autoselect_edit_approve_kill_on_the_real_engine() -> None:
         await pilot.press("p")
         await wait_for(
             pilot,
-            lambda: {e.get("status") for e in app.state["lineup"].get("entries", [])} == {"approved"},
+            lambda: (
+                {e.get("status") for e in app.state["lineup"].get("entries", [])} == {"approved"}
+            ),
             "approval",
         )
 

@@ -94,14 +94,28 @@ class FakeExchange:
                 continue
             oid = next(self._ids)
             parent = self.books.get(leg.parent_ref) if leg.parent_ref else None
-            b = Book(leg, option, oid, oid * 10 + 7, parent.order_id if parent else 0,
-                     oca_group or (f"bracket-{leg.parent_ref}" if leg.parent_ref else ""),
-                     "PendingSubmit", quantity=leg.quantity)
+            b = Book(
+                leg,
+                option,
+                oid,
+                oid * 10 + 7,
+                parent.order_id if parent else 0,
+                oca_group or (f"bracket-{leg.parent_ref}" if leg.parent_ref else ""),
+                "PendingSubmit",
+                quantity=leg.quantity,
+            )
             self.books[leg.order_ref] = b
             if leg.transmit:
-                group = [x for x in self.books.values() if not x.transmitted and (
-                    x is b or x.leg.order_ref == leg.parent_ref
-                    or (x.leg.parent_ref is not None and x.leg.parent_ref == leg.parent_ref))]
+                group = [
+                    x
+                    for x in self.books.values()
+                    if not x.transmitted
+                    and (
+                        x is b
+                        or x.leg.order_ref == leg.parent_ref
+                        or (x.leg.parent_ref is not None and x.leg.parent_ref == leg.parent_ref)
+                    )
+                ]
                 for x in group:
                     x.transmitted = True
                     x.status = "PreSubmitted" if x.leg.parent_ref else "Submitted"
@@ -128,19 +142,33 @@ class FakeExchange:
             fs = [f for f in self.exec_fills if f.order_ref == lg.order_ref]
             avg = sum((f.price * f.quantity for f in fs), Decimal(0)) / b.filled
         return BrokerOrder(
-            order_ref=lg.order_ref, order_id=b.order_id, perm_id=b.perm_id,
-            con_id=b.option.con_id, symbol=b.option.symbol, action=lg.action,
-            quantity=b.quantity, order_type=lg.order_type, limit_price=lg.limit_price,
-            aux_price=lg.aux_price, tif=lg.tif, status=b.status, filled=b.filled,
-            remaining=b.quantity - b.filled, avg_fill_price=avg, parent_id=b.parent_id,
+            order_ref=lg.order_ref,
+            order_id=b.order_id,
+            perm_id=b.perm_id,
+            con_id=b.option.con_id,
+            symbol=b.option.symbol,
+            action=lg.action,
+            quantity=b.quantity,
+            order_type=lg.order_type,
+            limit_price=lg.limit_price,
+            aux_price=lg.aux_price,
+            tif=lg.tif,
+            status=b.status,
+            filled=b.filled,
+            remaining=b.quantity - b.filled,
+            avg_fill_price=avg,
+            parent_id=b.parent_id,
             error=b.error,
         )
 
     async def orders(self) -> list[BrokerOrder]:
         if not self.is_connected:
             raise ConnectionError("not connected")
-        return [self._order(b) for b in self.books.values() if b.transmitted or
-                b.status == "PendingSubmit"]
+        return [
+            self._order(b)
+            for b in self.books.values()
+            if b.transmitted or b.status == "PendingSubmit"
+        ]
 
     async def fills(self) -> list[BrokerFill]:
         if not self.is_connected:
@@ -154,8 +182,13 @@ class FakeExchange:
             q = f.quantity if f.side == "BOT" else -f.quantity
             prev = net.get(opt.con_id, (opt, 0))[1]
             net[opt.con_id] = (opt, prev + q)
-        out = [BrokerPosition(o.con_id, o.symbol, "OPT", q, Decimal("100"), o.expiry,
-                              Decimal(str(o.strike)), "P") for o, q in net.values() if q]
+        out = [
+            BrokerPosition(
+                o.con_id, o.symbol, "OPT", q, Decimal("100"), o.expiry, Decimal(str(o.strike)), "P"
+            )
+            for o, q in net.values()
+            if q
+        ]
         return out + list(self.extra_positions)
 
     # ---------------------------------------------------------------- faults
@@ -175,11 +208,24 @@ class FakeExchange:
     def _fill(self, b: Book, qty: int, price: Decimal) -> None:
         n = next(self._exec)
         side = "SLD" if b.leg.action == "SELL" else "BOT"
-        self.exec_fills.append(BrokerFill(
-            exec_id=f"0001.{n:04d}", order_ref=b.leg.order_ref, order_id=b.order_id,
-            perm_id=b.perm_id, con_id=b.option.con_id, symbol=b.option.symbol, side=side,
-            quantity=qty, price=price, time=self.clock.now(), commission=COMMISSION * qty,
-            expiry=b.option.expiry, strike=Decimal(str(b.option.strike)), right="P"))
+        self.exec_fills.append(
+            BrokerFill(
+                exec_id=f"0001.{n:04d}",
+                order_ref=b.leg.order_ref,
+                order_id=b.order_id,
+                perm_id=b.perm_id,
+                con_id=b.option.con_id,
+                symbol=b.option.symbol,
+                side=side,
+                quantity=qty,
+                price=price,
+                time=self.clock.now(),
+                commission=COMMISSION * qty,
+                expiry=b.option.expiry,
+                strike=Decimal(str(b.option.strike)),
+                right="P",
+            )
+        )
         b.filled += qty
         if b.filled >= b.quantity:
             b.status = "Filled"
@@ -217,13 +263,22 @@ class FakeExchange:
             if self.partial_max:
                 avail = min(avail, self.partial_max)
             lg = b.leg
-            if lg.action == "SELL" and lg.limit_price is not None and bid >= float(lg.limit_price):
+            sell_ok = (
+                lg.action == "SELL" and lg.limit_price is not None and bid >= float(lg.limit_price)
+            )
+            if sell_ok or (
+                lg.action == "BUY"
+                and lg.order_type == "LMT"
+                and lg.limit_price is not None
+                and 0 < ask <= float(lg.limit_price)
+            ):
                 self._fill(b, avail, lg.limit_price)
-            elif lg.action == "BUY" and lg.order_type == "LMT" and lg.limit_price is not None \
-                    and 0 < ask <= float(lg.limit_price):
-                self._fill(b, avail, lg.limit_price)
-            elif lg.action == "BUY" and lg.order_type == "STP" and lg.aux_price is not None \
-                    and ask >= float(lg.aux_price):
+            elif (
+                lg.action == "BUY"
+                and lg.order_type == "STP"
+                and lg.aux_price is not None
+                and ask >= float(lg.aux_price)
+            ):
                 self._fill(b, avail, Decimal(str(ask)))
 
     async def advance(self, seconds: float) -> None:
@@ -232,8 +287,14 @@ class FakeExchange:
 
     # ---------------------------------------------------------------- MarketData
     def _quote(self, con_id: int, bid: float | None, ask: float | None, **kw: Any) -> Quote:
-        return Quote(con_id=con_id, bid=bid, ask=ask, market_data_type=self.data_type,
-                     time=self.clock.now(), **kw)
+        return Quote(
+            con_id=con_id,
+            bid=bid,
+            ask=ask,
+            market_data_type=self.data_type,
+            time=self.clock.now(),
+            **kw,
+        )
 
     async def qualify_underlying(self, symbol: str) -> Underlying:
         return Underlying(symbol, abs(hash(symbol)) % 10_000 + 1)
@@ -246,8 +307,9 @@ class FakeExchange:
         exps = tuple(e for (s, e) in self.chains if s == und.symbol)
         return [OptionChainInfo(und.symbol, und.con_id, und.symbol, 100, exps, ())]
 
-    async def expiry_strikes(self, und: Underlying, expiry: str, trading_class: str,
-                             right: str = "P") -> list[OptionRef]:
+    async def expiry_strikes(
+        self, und: Underlying, expiry: str, trading_class: str, right: str = "P"
+    ) -> list[OptionRef]:
         return list(self.chains.get((und.symbol, expiry), []))
 
     async def option_quotes(self, options: list[OptionRef]) -> dict[int, Quote]:
@@ -255,17 +317,28 @@ class FakeExchange:
         for o in options:
             if o.con_id in self.quotes:
                 bid, ask, oi = self.quotes[o.con_id]
-                out[o.con_id] = self._quote(o.con_id, bid, ask, open_interest=oi,
-                                            underlying_price=self.prices.get(o.symbol))
+                out[o.con_id] = self._quote(
+                    o.con_id, bid, ask, open_interest=oi, underlying_price=self.prices.get(o.symbol)
+                )
         return out
 
     async def what_if(self, option: OptionRef, quantity: int, limit: Decimal) -> MarginImpact:
-        return MarginImpact(self.margin_per_order * quantity, self.margin_per_order * quantity,
-                            None, None)
+        return MarginImpact(
+            self.margin_per_order * quantity, self.margin_per_order * quantity, None, None
+        )
 
     async def account_snapshot(self) -> AccountSnapshot:
         working = sum(1 for b in self.books.values() if b.leg.leg == "entry" and b.filled)
         maint = self.maint_margin + self.margin_per_order * working
-        return AccountSnapshot(self.account, Decimal("100000"), Decimal("100000"), maint, maint,
-                               Decimal("50000"), Decimal("50000"), Decimal("200000"), 0.5,
-                               self.clock.now())
+        return AccountSnapshot(
+            self.account,
+            Decimal("100000"),
+            Decimal("100000"),
+            maint,
+            maint,
+            Decimal("50000"),
+            Decimal("50000"),
+            Decimal("200000"),
+            0.5,
+            self.clock.now(),
+        )

@@ -36,30 +36,60 @@ def config(**execution: Any) -> PutdeskConfig:
     return cfg.model_copy(update={"execution": ex, "selection": sel})
 
 
-async def add_lineup(store: Store, ex: FakeExchange, *, quantity: int = 2, strike: float = 90.0,
-                     status: str = "approved", stale: int = 0) -> int:
+async def add_lineup(
+    store: Store,
+    ex: FakeExchange,
+    *,
+    quantity: int = 2,
+    strike: float = 90.0,
+    status: str = "approved",
+    stale: int = 0,
+) -> int:
     now = ex.clock.now().isoformat()
-    return await store.insert("lineup", {
-        "account_id": ACCOUNT, "symbol": "XYZ", "sector": "Tech",
-        "con_id": ex.con("XYZ", EXPIRY, strike), "expiry": EXPIRY,
-        "strike": format(Decimal(str(strike)), "f"), "right": "P", "quantity": quantity,
-        "limit_price": "0.50", "premium": "0.50", "otm_pct": (100 - strike), "status": status,
-        "stale": stale, "created_at": now, "updated_at": now,
-    })
+    return await store.insert(
+        "lineup",
+        {
+            "account_id": ACCOUNT,
+            "symbol": "XYZ",
+            "sector": "Tech",
+            "con_id": ex.con("XYZ", EXPIRY, strike),
+            "expiry": EXPIRY,
+            "strike": format(Decimal(str(strike)), "f"),
+            "right": "P",
+            "quantity": quantity,
+            "limit_price": "0.50",
+            "premium": "0.50",
+            "otm_pct": (100 - strike),
+            "status": status,
+            "stale": stale,
+            "created_at": now,
+            "updated_at": now,
+        },
+    )
 
 
 Hook = Callable[[FakeExchange], None]
 
 
-def workflow(store: Store, ex: FakeExchange, cfg: PutdeskConfig, hook: Hook | None = None,
-             **kw: Any) -> TwoTierWorkflow:
+def workflow(
+    store: Store, ex: FakeExchange, cfg: PutdeskConfig, hook: Hook | None = None, **kw: Any
+) -> TwoTierWorkflow:
     async def sleep(seconds: float) -> None:
         if hook is not None:
             hook(ex)
         await ex.advance(seconds)
 
-    return TwoTierWorkflow(store=store, account_id=ACCOUNT, port=ex, market=ex, clock=ex.clock,
-                           config=cfg, sleep=sleep, poll_s=10.0, **kw)
+    return TwoTierWorkflow(
+        store=store,
+        account_id=ACCOUNT,
+        port=ex,
+        market=ex,
+        clock=ex.clock,
+        config=cfg,
+        sleep=sleep,
+        poll_s=10.0,
+        **kw,
+    )
 
 
 async def open_store(tmp: Path) -> Store:

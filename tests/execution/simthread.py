@@ -31,8 +31,9 @@ class SimThread:
         asyncio.set_event_loop(self.loop)
 
         async def boot() -> None:
-            self.gw = SimGateway(seed=self.seed, clock=self.clock, account_id="DU1234567",
-                                 **self.kw)
+            self.gw = SimGateway(
+                seed=self.seed, clock=self.clock, account_id="DU1234567", **self.kw
+            )
             await self.gw.start()
             self.ctrl = ControlServer(self.gw)
             await self.ctrl.start()
@@ -59,6 +60,7 @@ class SimThread:
 
     def call(self, fn: Callable[[], Any]) -> Any:
         """Run `fn` on the simulator's loop and return its result."""
+
         async def run() -> Any:
             return fn()
 

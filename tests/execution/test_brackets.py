@@ -18,8 +18,14 @@ from engine.execution.pricing import on_grid, round_to_tick
 
 
 def test_bracket_shape() -> None:
-    b, r = plan_bracket(key="L7-1", symbol="AAPL", quantity=2, limit_price=Decimal("1.20"),
-                        take_profit_pct=50, stop_multiple=3.0)
+    b, r = plan_bracket(
+        key="L7-1",
+        symbol="AAPL",
+        quantity=2,
+        limit_price=Decimal("1.20"),
+        take_profit_pct=50,
+        stop_multiple=3.0,
+    )
     assert b is not None, r
     e, tp, sl = b.entry, b.take_profit, b.stop
     assert sl is not None
@@ -33,25 +39,64 @@ def test_bracket_shape() -> None:
 
 
 def test_no_stop_take_profit_transmits() -> None:
-    b, _ = plan_bracket(key="k", symbol="SPX", quantity=1, limit_price=Decimal("4.10"),
-                        take_profit_pct=50, stop_multiple=None)
+    b, _ = plan_bracket(
+        key="k",
+        symbol="SPX",
+        quantity=1,
+        limit_price=Decimal("4.10"),
+        take_profit_pct=50,
+        stop_multiple=None,
+    )
     assert b is not None and b.stop is None and b.take_profit.transmit
     assert b.take_profit.limit_price == Decimal("2.05")  # on the 0.05 grid below $3
 
 
 def test_refuses_bad_inputs() -> None:
-    assert plan_bracket(key="k", symbol="AAPL", quantity=0, limit_price=Decimal("1"),
-                        take_profit_pct=50, stop_multiple=None)[0] is None
-    assert plan_bracket(key="k", symbol="AAPL", quantity=1, limit_price=Decimal("3.02"),
-                        take_profit_pct=50, stop_multiple=None)[1].code == "bracket.price"
-    assert plan_bracket(key="k", symbol="AAPL", quantity=1, limit_price=Decimal("0.10"),
-                        take_profit_pct=50, stop_multiple=None,
-                        min_premium=Decimal("0.20"))[1].code == "bracket.below_min_premium"
+    assert (
+        plan_bracket(
+            key="k",
+            symbol="AAPL",
+            quantity=0,
+            limit_price=Decimal("1"),
+            take_profit_pct=50,
+            stop_multiple=None,
+        )[0]
+        is None
+    )
+    assert (
+        plan_bracket(
+            key="k",
+            symbol="AAPL",
+            quantity=1,
+            limit_price=Decimal("3.02"),
+            take_profit_pct=50,
+            stop_multiple=None,
+        )[1].code
+        == "bracket.price"
+    )
+    assert (
+        plan_bracket(
+            key="k",
+            symbol="AAPL",
+            quantity=1,
+            limit_price=Decimal("0.10"),
+            take_profit_pct=50,
+            stop_multiple=None,
+            min_premium=Decimal("0.20"),
+        )[1].code
+        == "bracket.below_min_premium"
+    )
 
 
 def test_exit_pair_and_ib_orders() -> None:
-    b, _ = plan_bracket(key="k", symbol="AAPL", quantity=3, limit_price=Decimal("0.80"),
-                        take_profit_pct=50, stop_multiple=2.0)
+    b, _ = plan_bracket(
+        key="k",
+        symbol="AAPL",
+        quantity=3,
+        limit_price=Decimal("0.80"),
+        take_profit_pct=50,
+        stop_multiple=2.0,
+    )
     assert b is not None
     legs = exit_pair(b, 2)
     assert [lg.quantity for lg in legs] == [2, 2] and all(lg.parent_ref is None for lg in legs)
@@ -63,13 +108,24 @@ def test_exit_pair_and_ib_orders() -> None:
     assert p.orderRef == "pd-k"
 
 
-@given(st.decimals(Decimal("0.05"), Decimal("30"), places=2), st.floats(5, 95),
-       st.one_of(st.none(), st.floats(1.1, 10)), st.sampled_from(["AAPL", "SPX"]))
-def test_bracket_prices_on_grid(limit: Decimal, tp_pct: float, stop: float | None,
-                                sym: str) -> None:
+@given(
+    st.decimals(Decimal("0.05"), Decimal("30"), places=2),
+    st.floats(5, 95),
+    st.one_of(st.none(), st.floats(1.1, 10)),
+    st.sampled_from(["AAPL", "SPX"]),
+)
+def test_bracket_prices_on_grid(
+    limit: Decimal, tp_pct: float, stop: float | None, sym: str
+) -> None:
     limit = round_to_tick(limit, sym, "up")
-    b, _ = plan_bracket(key="k", symbol=sym, quantity=1, limit_price=limit,
-                        take_profit_pct=tp_pct, stop_multiple=stop)
+    b, _ = plan_bracket(
+        key="k",
+        symbol=sym,
+        quantity=1,
+        limit_price=limit,
+        take_profit_pct=tp_pct,
+        stop_multiple=stop,
+    )
     if b is None:
         return
     assert b.take_profit.limit_price is not None and on_grid(b.take_profit.limit_price, sym)

@@ -32,6 +32,7 @@ def test_tick_sizes() -> None:
     assert tick_for(Decimal("3.00"), "AAPL") == Decimal("0.05")
     assert tick_for(Decimal("2.99"), "SPX") == Decimal("0.05")
     assert tick_for(Decimal("3.00"), "SPXW") == Decimal("0.10")
+    assert tick_for(Decimal("3.00"), "XSP") == Decimal("0.05")
 
 
 @pytest.mark.parametrize(
@@ -73,32 +74,57 @@ def test_tier1_modes() -> None:
 
 
 def test_tier1_refuses_stale_and_low() -> None:
-    p, r = tier1_price(q(1.0, 1.2, market_data_type=MarketDataType.FROZEN), symbol="AAPL",
-                       mode="mid", min_premium=Decimal("0.1"), now=NOW)
+    p, r = tier1_price(
+        q(1.0, 1.2, market_data_type=MarketDataType.FROZEN),
+        symbol="AAPL",
+        mode="mid",
+        min_premium=Decimal("0.1"),
+        now=NOW,
+    )
     assert p is None and r.code == "quote.not_live"
-    p, r = tier1_price(q(0.05, 0.08), symbol="AAPL", mode="mid", min_premium=Decimal("0.10"),
-                       now=NOW)
+    p, r = tier1_price(
+        q(0.05, 0.08), symbol="AAPL", mode="mid", min_premium=Decimal("0.10"), now=NOW
+    )
     assert p is None and r.code == "price.below_min_premium"
 
 
 def test_tier1_lifts_to_floor_when_ask_allows() -> None:
-    p, _ = tier1_price(q(0.06, 0.14), symbol="AAPL", mode="mid", min_premium=Decimal("0.12"),
-                       now=NOW)
+    p, _ = tier1_price(
+        q(0.06, 0.14), symbol="AAPL", mode="mid", min_premium=Decimal("0.12"), now=NOW
+    )
     assert p == Decimal("0.12")
 
 
 def test_tier2_moves_toward_bid_once() -> None:
-    p, r = tier2_price(Decimal("1.10"), q(1.00, 1.20), symbol="AAPL", step=0.5,
-                       min_premium=Decimal("0.10"), now=NOW)
+    p, r = tier2_price(
+        Decimal("1.10"),
+        q(1.00, 1.20),
+        symbol="AAPL",
+        step=0.5,
+        min_premium=Decimal("0.10"),
+        now=NOW,
+    )
     assert p == Decimal("1.05") and r.code == "price.tier2"
 
 
 def test_tier2_never_below_min_premium_or_bid() -> None:
-    p, r = tier2_price(Decimal("0.30"), q(0.05, 0.40), symbol="AAPL", step=1.0,
-                       min_premium=Decimal("0.25"), now=NOW)
+    p, r = tier2_price(
+        Decimal("0.30"),
+        q(0.05, 0.40),
+        symbol="AAPL",
+        step=1.0,
+        min_premium=Decimal("0.25"),
+        now=NOW,
+    )
     assert p == Decimal("0.25")
-    p, r = tier2_price(Decimal("0.25"), q(0.05, 0.40), symbol="AAPL", step=1.0,
-                       min_premium=Decimal("0.25"), now=NOW)
+    p, r = tier2_price(
+        Decimal("0.25"),
+        q(0.05, 0.40),
+        symbol="AAPL",
+        step=1.0,
+        min_premium=Decimal("0.25"),
+        now=NOW,
+    )
     assert p is None and r.code == "price.tier2_no_room"
 
 
@@ -117,8 +143,11 @@ def test_round_always_on_grid(p: Decimal, sym: str, how: str) -> None:
 
 
 @given(
-    st.floats(0.01, 40), st.floats(0.0, 5), st.decimals(Decimal("0"), Decimal("5"), places=2),
-    symbols, st.sampled_from(["mid", "mid_minus_tick", "ask_minus_tick"]),
+    st.floats(0.01, 40),
+    st.floats(0.0, 5),
+    st.decimals(Decimal("0"), Decimal("5"), places=2),
+    symbols,
+    st.sampled_from(["mid", "mid_minus_tick", "ask_minus_tick"]),
 )
 def test_tier1_properties(bid: float, width: float, minp: Decimal, sym: str, mode: str) -> None:
     quote = q(bid, bid + width)
@@ -132,14 +161,18 @@ def test_tier1_properties(bid: float, width: float, minp: Decimal, sym: str, mod
 
 
 @given(
-    st.floats(0.01, 40), st.floats(0.0, 5), st.decimals(Decimal("0.01"), Decimal("60"), places=2),
-    st.decimals(Decimal("0"), Decimal("5"), places=2), st.floats(0.05, 1.0), symbols,
+    st.floats(0.01, 40),
+    st.floats(0.0, 5),
+    st.decimals(Decimal("0.01"), Decimal("60"), places=2),
+    st.decimals(Decimal("0"), Decimal("5"), places=2),
+    st.floats(0.05, 1.0),
+    symbols,
 )
-def test_tier2_properties(bid: float, width: float, limit: Decimal, minp: Decimal, step: float,
-                          sym: str) -> None:
+def test_tier2_properties(
+    bid: float, width: float, limit: Decimal, minp: Decimal, step: float, sym: str
+) -> None:
     limit = round_to_tick(limit, sym, "up")
-    p, _ = tier2_price(limit, q(bid, bid + width), symbol=sym, step=step, min_premium=minp,
-                       now=NOW)
+    p, _ = tier2_price(limit, q(bid, bid + width), symbol=sym, step=step, min_premium=minp, now=NOW)
     if p is not None:
         assert p > 0
         assert on_grid(p, sym)

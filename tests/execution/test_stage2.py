@@ -10,8 +10,13 @@ from engine.execution.stage2 import Stage2Guards, StagedTrade, otm_pct, validate
 
 NOW = dt.datetime(2026, 11, 24, 14, 28, tzinfo=dt.UTC)
 STRIKES = [80.0, 82.5, 85.0, 87.5, 90.0, 92.5, 95.0]
-GUARDS = Stage2Guards(min_otm_pct=10.0, min_premium=Decimal("0.20"), max_strikes_moved=3,
-                      min_open_interest=10, max_spread_pct=40.0)
+GUARDS = Stage2Guards(
+    min_otm_pct=10.0,
+    min_premium=Decimal("0.20"),
+    max_strikes_moved=3,
+    min_open_interest=10,
+    max_spread_pct=40.0,
+)
 
 
 def chain(bids: dict[float, float], oi: float = 100) -> list[tuple[OptionRef, Quote | None]]:
@@ -19,8 +24,9 @@ def chain(bids: dict[float, float], oi: float = 100) -> list[tuple[OptionRef, Qu
     for i, k in enumerate(STRIKES):
         o = OptionRef("XYZ", "20261127", k, "P", 1000 + i, "XYZ")
         b = bids.get(k)
-        out.append((o, None if b is None else Quote(o.con_id, b, b + 0.05, open_interest=oi,
-                                                    time=NOW)))
+        out.append(
+            (o, None if b is None else Quote(o.con_id, b, b + 0.05, open_interest=oi, time=NOW))
+        )
     return out
 
 
@@ -62,14 +68,14 @@ def test_skips_illiquid_strike_for_next_best() -> None:
     o, qt = c[3]  # 87.5
     assert qt is not None
     c[3] = (o, Quote(o.con_id, 0.5, 0.55, open_interest=1, time=NOW))
-    d, r = validate(STAGED, und(98.0), c, GUARDS, NOW)
+    d, _ = validate(STAGED, und(98.0), c, GUARDS, NOW)
     assert d.action == "swap" and d.option is not None and d.option.strike == 85.0
 
 
 def test_gap_up_premium_collapse_moves_up() -> None:
     bids = dict(BIDS)
     bids[90.0] = 0.05
-    d, r = validate(STAGED, und(103.0), chain(bids), GUARDS, NOW)
+    d, _ = validate(STAGED, und(103.0), chain(bids), GUARDS, NOW)
     assert d.action == "swap" and d.option is not None and d.option.strike == 92.5
     assert otm_pct(103.0, 92.5) >= 10.0
 

@@ -24,6 +24,7 @@ def bid_to(strike: float, bid: float):  # type: ignore[no-untyped-def]
     def hook(ex: FakeExchange) -> None:
         c = ex.con("XYZ", EXPIRY, strike)
         ex.set_quote(c, bid, bid + 0.10)
+
     return hook
 
 
@@ -39,7 +40,7 @@ async def test_gap_adapts_strike_and_fills(store: Store) -> None:
     summary = await wf.run()
     row = await lineup_row(store, lid)
     assert row["strike"] == "87.5" and row["con_id"] == ex.con("XYZ", EXPIRY, 87.5)
-    assert (await events(store, "stage2.adapted"))
+    assert await events(store, "stage2.adapted")
     assert row["status"] == "filled", summary.decisions
     trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
     assert trade is not None and trade["quantity"] == 2 and trade["strike"] == "87.5"

@@ -67,18 +67,34 @@ class NtHarness:
         return res.data
 
 
-@pytest_asyncio.fixture
-async def nt() -> AsyncIterator[NtHarness]:
+async def _harness(all_subsystems: bool) -> AsyncIterator[NtHarness]:
     cfg = PutdeskConfig.model_validate(
         {"ibkr": {"simulated": True}, "ai": {"enabled": False}, "sim": {"port": 0}}
     )
     engine = Engine(
         cfg,
-        EngineOptions(clock=SteppedClock(START), serve_socket=False, install_subsystems=False),
+        EngineOptions(
+            clock=SteppedClock(START), serve_socket=False, install_subsystems=all_subsystems
+        ),
     )
-    svc = install(engine)
+    svc = getattr(engine, "nakedtrader", None) if all_subsystems else install(engine)
+    assert isinstance(svc, NakedTraderService), engine.install_errors
     await engine.start(wait_ready=20)
     try:
         yield NtHarness(engine, svc)
     finally:
         await engine.stop()
+
+
+@pytest_asyncio.fixture
+async def nt() -> AsyncIterator[NtHarness]:
+    """NakedTrader alone on the engine core."""
+    async for h in _harness(False):
+        yield h
+
+
+@pytest_asyncio.fixture
+async def nt_full() -> AsyncIterator[NtHarness]:
+    """The engine with every subsystem installed (execution's watcher runs too)."""
+    async for h in _harness(True):
+        yield h

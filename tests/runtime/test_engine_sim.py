@@ -109,6 +109,12 @@ async def test_connect_api_without_engine_starts_one_in_process() -> None:
     api = await connect_api(cfg=cfg, wait_ready=15)
     try:
         assert isinstance(api, InProcessAPI)
+        events = api.events()
+        await api.request(Kill(reason="in-process kill"))
+        ev = await asyncio.wait_for(events.__anext__(), 5)
+        while ev.code != "engine.killed":
+            ev = await asyncio.wait_for(events.__anext__(), 5)
+        assert "in-process kill" in ev.message
         st = await api.request(GetStatus())
         assert st.data["connection"]["state"] == "READY"
         assert st.data["engine"]["simulated"] is True

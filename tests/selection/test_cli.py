@@ -19,8 +19,9 @@ def test_lineup_usage_errors(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_scan_json_then_lineup(capsys: pytest.CaptureFixture[str]) -> None:
-    rc = main(["scan", "--symbols", "NVDA", "AMD", "TSLA", "--auto-select",
-               "--override-closed", "--json"])
+    rc = main(
+        ["scan", "--symbols", "NVDA", "AMD", "TSLA", "--auto-select", "--override-closed", "--json"]
+    )
     out = json.loads(capsys.readouterr().out)
     assert rc == 0 and out["ok"], out
     assert {c["symbol"] for c in out["data"]["candidates"]} == {"NVDA", "AMD", "TSLA"}

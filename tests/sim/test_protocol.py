@@ -214,3 +214,28 @@ async def test_scanner(gw: SimGateway) -> None:
         assert rows and rows[0].contractDetails.contract.conId
         xml = await ib.reqScannerParametersAsync()
         assert "HIGH_OPT_IMP_VOLAT" in xml
+
+
+async def test_greeks_delay_and_summary_resubscribe_after_1102(gw: SimGateway) -> None:
+    async with connected_ib(gw) as ib:
+        first = await ib.accountSummaryAsync()
+        assert first
+        gw.set_greeks(delay=0.4)
+        opt = await _an_option(ib)
+        t = ib.reqMktData(opt)
+        assert await _until(lambda: t.bid == t.bid)
+        assert t.modelGreeks is None
+        assert await _until(lambda: t.modelGreeks is not None)
+        received = gw.stats()["messages_received"]
+        gw.send_connectivity(1102)  # ib_async answers by re-requesting the account summary
+        assert await _until(lambda: gw.stats()["messages_received"] > received)
+        assert ib.isConnected()
+
+
+async def test_unserved_request_ends_with_354(gw: SimGateway) -> None:
+    async with connected_ib(gw) as ib:
+        [aapl] = await ib.qualifyContractsAsync(Stock("AAPL", "SMART", "USD"))
+        errors: list[int] = []
+        ib.errorEvent += lambda rid, code, msg, c: errors.append(code)
+        head = await ib.reqHeadTimeStampAsync(aapl, "TRADES", True, 1)
+        assert 354 in errors and not head

@@ -120,3 +120,19 @@ def test_oca_reduce_type(env: Env) -> None:
     env.book.on_tick()
     assert env.book.order(1, 301).quantity == 1
     assert env.book.order(1, 301).status == "Submitted"
+
+
+def test_children_wait_for_full_parent_fill_with_partial_fills(env: Env) -> None:
+    env.new_book(partial_fills=True, seed=5)
+    c = contract(env.ko45)
+    env.market.set_quote(env.ko45, "0.60", "0.65")
+    env.book.place(1, c, lmt(1, "SELL", 8, 0.60, transmit=False))
+    env.book.place(1, c, lmt(2, "BUY", 8, 0.30, parentId=1))
+    env.book.on_tick()
+    parent = env.book.order(1, 1)
+    assert parent is not None and 0 < parent.filled < 8
+    assert last_status(env, 2) == "PreSubmitted"
+    for _ in range(30):
+        env.book.on_tick()
+    assert parent.filled == 8
+    assert last_status(env, 2) == "Submitted"

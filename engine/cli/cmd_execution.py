@@ -1,0 +1,110 @@
+"""`putdesk execute-two-tier`, `putdesk reconcile-positions`, `putdesk orders`,
+`putdesk positions`: execution from the command line, through the account's engine (running,
+or started in-process).
+
+Exit codes: 0 ok, 1 error, 2 usage, 3 refused by a guard (halted, not connected, live account
+without --live and the typed confirmation, execution already running).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import sys
+from typing import Any
+
+from engine.api.models import ExecuteNow, GetOrders, GetPositions, ReconcilePositions
+from engine.cli.main import common_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser(
+        "execute-two-tier",
+        help="Stage 2 + two-tier execution of the approved lineup now",
+    )
+    common_options(e)
+    e.add_argument(
+        "--yes-live",
+        metavar="ACCOUNT",
+        help="typed confirmation for a live account: repeat its account id",
+    )
+    e.set_defaults(func=_execute)
+    r = sub.add_parser("reconcile-positions", help="database positions against IBKR's")
+    common_options(r)
+    r.set_defaults(func=lambda a: _call(a, ReconcilePositions(), _render_reconcile))
+    if "orders" not in sub.choices:
+        o = sub.add_parser("orders", help="open and today's orders")
+        common_options(o)
+        o.set_defaults(func=lambda a: _call(a, GetOrders(), _render_rows))
+    if "positions" not in sub.choices:
+        p = sub.add_parser("positions", help="IBKR positions")
+        common_options(p)
+        p.set_defaults(func=lambda a: _call(a, GetPositions(), _render_rows))
+
+
+def _execute(args: argparse.Namespace) -> int:
+    live_confirmed = False
+    if args.live:
+        typed = args.yes_live
+        if typed is None and sys.stdin.isatty() and not args.json:
+            typed = input("Live account: type the account id to confirm: ").strip()
+        live_confirmed = bool(typed) and (args.account is None or typed == args.account)
+        if not live_confirmed:
+            print(
+                "refused [live.unconfirmed]: live execution needs the typed account id",
+                file=sys.stderr,
+            )
+            return 3
+    return _call(args, ExecuteNow(live_confirmed=live_confirmed), _render_execution)
+
+
+def _call(args: argparse.Namespace, cmd: Any, render: Any) -> int:
+    from engine.api.client import NoEngine, connect_api
+
+    async def main() -> int:
+        try:
+            api = await connect_api(args.config, args.account, live=args.live, wait_ready=30)
+        except (NoEngine, OSError) as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        try:
+            result = await api.request(cmd)
+        finally:
+            await api.close()
+        if args.json:
+            print(json.dumps(result.model_dump(mode="json"), default=str))
+        elif not result.ok:
+            code = f" [{result.reason_code}]" if result.reason_code else ""
+            kind = "refused" if result.exit_code == 3 else "error"
+            print(f"{kind}{code}: {result.error}", file=sys.stderr)
+        else:
+            render(result.data)
+        return int(result.exit_code)
+
+    return asyncio.run(main())
+
+
+def _render_execution(data: dict[str, Any]) -> None:
+    if data.get("recovery"):
+        print(data["recovery"])
+    for d in data.get("decisions", []):
+        lid = d.get("lineup_id")
+        print(f"{'#' + str(lid) if lid else '-':>5}  {d.get('code', ''):<24} {d.get('text', '')}")
+
+
+def _render_reconcile(data: dict[str, Any]) -> None:
+    print(
+        f"matched {data.get('matched', 0)}, imported {len(data.get('imported_trade_ids', []))}"
+        f", mismatches {len(data.get('mismatches', []))}"
+    )
+    for m in data.get("mismatches", []):
+        print(f"  {m['code']}: {m['reason']}")
+
+
+def _render_rows(data: dict[str, Any]) -> None:
+    for key, rows in data.items():
+        if isinstance(rows, list):
+            print(f"{key}: {len(rows)}")
+            for r in rows:
+                print("  " + (json.dumps(r, default=str) if isinstance(r, dict) else str(r)))

@@ -1,0 +1,116 @@
+"""The scheduler in the engine: `install(engine)` registers GetSchedule and, when the engine
+runs headless (`putdesk engine`) with `schedule.enabled`, starts the runner.
+
+GetSchedule answers today's plan (each job's time in UTC, ET and the user's local zone, and
+its run so far), the next session's first job when today is done or closed, what the runner is
+doing now, and the last job runs.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from engine.api.models import GetSchedule, Result
+from engine.scheduler.plan import ET, DayPlan, et_date, next_job_time
+from engine.scheduler.runner import SchedulerRunner
+from engine.scheduler.runs import JobRun, JobRunRepo
+
+log = logging.getLogger(__name__)
+
+
+def local_zone(engine: Any) -> Any:
+    """The user's zone for display: console.local_timezone, else the system's."""
+    name = engine.cfg.console.local_timezone
+    if name:
+        return ZoneInfo(name)
+    return dt.datetime.now().astimezone().tzinfo
+
+
+def wants_runner(engine: Any) -> bool:
+    """Headless engines run the schedule; the console's in-process engine does not, unless
+    EngineOptions.extra["scheduler"] says so."""
+    extra = getattr(engine.options, "extra", {}) or {}
+    if "scheduler" in extra:
+        return bool(extra["scheduler"])
+    return bool(extra.get("headless")) and bool(engine.cfg.schedule.enabled)
+
+
+def _day(plan: DayPlan, runs: dict[str, JobRun], zone: Any) -> dict[str, Any]:
+    jobs = []
+    for j in plan.jobs:
+        row = j.as_dict(zone)
+        run = runs.get(j.name)
+        row["run"] = run.as_dict() if run else None
+        jobs.append(row)
+    return {
+        "session_date": plan.session_date.isoformat(),
+        "is_session": plan.is_session,
+        "reason_code": plan.reason.code if plan.reason else None,
+        "reason": plan.reason.text if plan.reason else None,
+        "open_et": plan.open.astimezone(ET).strftime("%H:%M") if plan.open else None,
+        "close_et": plan.close.astimezone(ET).strftime("%H:%M") if plan.close else None,
+        "early_close": plan.early_close,
+        "jobs": jobs,
+    }
+
+
+class SchedulerService:
+    def __init__(self, engine: Any):
+        self.engine = engine
+        self.runner = SchedulerRunner(engine)
+
+    async def get_schedule(self, _cmd: GetSchedule) -> Result:
+        e = self.engine
+        now = e.now()
+        zone = local_zone(e)
+        today = self.runner.plan_for(et_date(now))
+        repo = JobRunRepo(e.store, e.account) if e.store is not None else None
+        runs = await repo.for_day(today.session_date) if repo else {}
+        data: dict[str, Any] = {
+            "enabled": bool(e.cfg.schedule.enabled),
+            "running": self.runner.running,
+            "level": e.level.value,
+            "catch_up_grace_min": e.cfg.schedule.catch_up_grace_min,
+            "now_utc": now.isoformat(),
+            "now_et": now.astimezone(ET).strftime("%Y-%m-%d %H:%M %Z"),
+            "now_local": now.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
+            "local_zone": str(zone),
+            "today": _day(today, runs, zone),
+            "current": self.runner.current.name if self.runner.current else None,
+            "next_wake": self.runner.next_wake.isoformat() if self.runner.next_wake else None,
+            "waiting_on": self.runner.waiting_on.text if self.runner.waiting_on else None,
+            "error": self.runner.error,
+            "last_runs": [r.as_dict() for r in await repo.recent(20)] if repo else [],
+        }
+        pending = [j for j in today.jobs if not (j.name in runs and runs[j.name].finished)]
+        if not pending:
+            nxt, _first = next_job_time(
+                today.session_date, e.cfg.schedule, e.cfg.execution, e.calendar
+            )
+            data["next_session"] = _day(nxt, {}, zone)
+        return Result.success(**data)
+
+
+def install(engine: Any) -> SchedulerService:
+    """Register GetSchedule; start the runner when the engine runs headless."""
+    import asyncio
+
+    svc = SchedulerService(engine)
+    engine.registry.register(GetSchedule, svc.get_schedule)
+    engine.scheduler = svc
+    engine.on_stop.append(svc.runner.stop)
+    if wants_runner(engine):
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+
+            async def start_on_connect() -> None:
+                svc.runner.start()
+
+            engine.session.add_resubscriber("scheduler.start", start_on_connect)
+        else:
+            svc.runner.start()
+    return svc

@@ -1,0 +1,204 @@
+"""Unit tests of the console's pure parts: shapes, formatting, settings validation, keymap,
+themes, budget levels, and the console command's lazy imports."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from config.models import PutdeskConfig
+from console.format import countdown, expiry, money, pct
+from console.keymap import ALL_BINDINGS, binding_ids, validate_keymap
+from console.shapes import command_summary, lineup_view, scan_view, status_view
+from console.themes import DOMAIN_DEFAULTS, ThemeFileError, load_theme_file, load_themes
+from console.widgets.budget import budget_numbers, level
+from console.widgets.lineup import entry_credit, projected_margin
+from console.widgets.settings import FIELDS, changes_of, validate
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def test_formatting() -> None:
+    assert money(Decimal("-1234.5")) == "-$1,234"
+    assert money(None) == "-"
+    assert pct(10.234) == "10.2%"
+    assert expiry("20261127") == "Nov27"
+    assert expiry("2026-11-27") == "Nov27"
+    assert countdown(3 * 86400 + 3661) == "3d 01:01:01"
+    assert countdown(-5) == "00:00:00"
+
+
+def test_status_view_of_the_engine_shape() -> None:
+    data = {
+        "engine": {
+            "level": "B",
+            "simulated": True,
+            "label": "SIMULATED",
+            "now": "2026-11-24T14:25:00+00:00",
+        },
+        "connection": {
+            "state": "READY",
+            "account": "DU1",
+            "account_kind": "paper",
+            "market_data_type": "delayed",
+            "reason": "ready: fine",
+        },
+        "budget": {
+            "available": True,
+            "net_liquidation": "1000000.00",
+            "full_maint_margin": "0",
+            "budget": "200000.00",
+            "budget_pct": 20.0,
+            "headroom": "200000.00",
+        },
+        "halted": {"halted": True, "reason": "kill switch"},
+    }
+    v = status_view(data)
+    assert v["account"] == "DU1" and v["simulated"] and v["automation_level"] == "B"
+    assert v["connection"] == {"state": "READY", "market_data": "delayed", "reason": None}
+    assert v["engine"] == {"state": "halted", "halted_reason": "kill switch"}
+    assert v["clock"]["now"] == "2026-11-24T14:25:00+00:00"
+    assert v["budget"]["nlv"] == 1_000_000.0 and v["budget"]["budget"] == 200_000.0
+
+
+def test_scan_view_splits_best_rejected_and_finalists() -> None:
+    rows = [
+        {
+            "id": 1,
+            "symbol": "AAPL",
+            "status": "candidate",
+            "score_safety": 80,
+            "score_ai": None,
+            "ai_reason": "fine",
+            "stale": 1,
+        },
+        {"id": 2, "symbol": "AAPL", "status": "finalist"},
+        {
+            "id": 3,
+            "symbol": "MSFT",
+            "status": "rejected",
+            "reason_code": "no_strike_passed",
+            "reason_text": "no strike passed the filters",
+        },
+    ]
+    v = scan_view(
+        {
+            "scan": {
+                "id": 4,
+                "status": "finished",
+                "symbols_total": 2,
+                "symbols_done": 2,
+                "stale": 1,
+            },
+            "candidates": rows,
+        }
+    )
+    assert [c["id"] for c in v["candidates"]] == [1]
+    c = v["candidates"][0]
+    assert c["components"]["safety"] == 80 and c["ai_line"] == "fine" and c["stale"] is True
+    assert v["rejections"] == [
+        {"symbol": "MSFT", "code": "no_strike_passed", "reason": "no strike passed the filters"}
+    ]
+    assert v["scan"]["state"] == "finished" and v["scan"]["progress"] == {"done": 2, "total": 2}
+
+
+def test_lineup_view_reads_selection_json_and_projects_margin() -> None:
+    v = lineup_view(
+        {
+            "entries": [
+                {
+                    "id": 1,
+                    "quantity": 2,
+                    "premium": "0.50",
+                    "margin_per_contract": "1500",
+                    "selection_json": '{"score": 71.5, "dte": 3, "mid": 0.52}',
+                }
+            ]
+        }
+    )
+    e = v["entries"][0]
+    assert e["score"] == 71.5 and e["dte"] == 3 and e["limit"] == 0.52
+    assert entry_credit(e) == 100.0
+    assert projected_margin(v["entries"]) == 3000.0
+
+
+def test_budget_levels() -> None:
+    n = budget_numbers({"budget": 100.0, "margin_in_use": 50.0}, lineup_margin=40.0)
+    assert n["headroom"] == 10.0 and level(n["usage"]) == "warning"
+    assert level(0.5) == "ok" and level(1.01) == "error"
+
+
+def test_settings_validation_names_the_field() -> None:
+    base = PutdeskConfig().model_dump(mode="json")
+    problems, cfg = validate(base, {("selection", "min_otm_pct"): "-1"})
+    assert cfg is None and ("selection", "min_otm_pct") in problems
+    problems, cfg = validate(base, {("selection", "dte_min"): "20"})
+    assert cfg is None and "DTE window is inverted" in problems[("selection", "dte_min")]
+    problems, cfg = validate(base, {("budget", "margin_pct_of_nlv"): "25"})
+    assert not problems and cfg is not None
+    assert changes_of(cfg, base, {("budget", "margin_pct_of_nlv"): "25"}) == {
+        "budget": {"margin_pct_of_nlv": 25.0}
+    }
+    assert len({f.dom_id for f in FIELDS}) == len(FIELDS)
+
+
+def test_every_binding_has_id_and_tooltip_and_keymap_is_checked() -> None:
+    for b in ALL_BINDINGS:
+        assert b.id and b.tooltip, b
+    assert len(binding_ids()) == len(ALL_BINDINGS)
+    assert validate_keymap({"putdesk.scan": "f5"}) == []
+    assert "unknown binding id" in validate_keymap({"putdesk.nope": "f5"})[0]
+
+
+def test_themes_define_domain_colours(tmp_path: Path) -> None:
+    themes = {t.name: t for t in load_themes()}
+    assert {"putdesk-dark", "putdesk-light"} <= set(themes)
+    for t in themes.values():
+        assert set(DOMAIN_DEFAULTS) <= set(t.variables)
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("name: x\nprimary: '#000'\ncolour: red\n")
+    with pytest.raises(ThemeFileError, match="unknown theme keys: colour"):
+        load_theme_file(bad)
+
+
+def test_tcss_uses_only_variables_for_colours() -> None:
+    """Colour properties in putdesk.tcss take $variables, never literal colours."""
+    css = (REPO / "themes" / "putdesk.tcss").read_text()
+    for line in css.splitlines():
+        if ":" in line and any(p in line for p in ("color:", "background:", "border")):
+            value = line.split(":", 1)[1]
+            assert "#" not in value and "rgb" not in value, line
+
+
+def test_command_summaries() -> None:
+    assert command_summary("auto_select", {"added": [1, 2]}) == "auto-select staged 2 entries"
+    assert command_summary("kill", {"cancelled": 3}) == "HALTED: 3 order(s) cancelled"
+    assert command_summary("x", {"message": "hi"}) == "hi"
+
+
+def test_console_command_does_not_load_textual_until_it_runs() -> None:
+    code = (
+        "import sys\n"
+        "from engine.cli.main import build_parser\n"
+        "args = build_parser().parse_args(['console', '--demo', '--theme', 'putdesk-light'])\n"
+        "assert args.demo and args.theme == 'putdesk-light'\n"
+        "print('TEXTUAL' if any(k.startswith('textual') for k in sys.modules) else 'CLEAN')\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "CLEAN"
+
+
+def test_demo_config_forces_the_simulated_gateway_before_the_open() -> None:
+    from engine.cli.cmd_console import DEMO_MINUTES_BEFORE_OPEN, demo_config
+
+    cfg = PutdeskConfig.model_validate({"ibkr": {"simulated": False, "port": 4001}})
+    demo = demo_config(cfg)
+    assert demo.ibkr.simulated is True
+    assert demo.sim.start == "before_open"
+    assert demo.sim.minutes_before_open == DEMO_MINUTES_BEFORE_OPEN
+    assert cfg.ibkr.simulated is False  # the original is untouched
