@@ -216,6 +216,8 @@ class TwoTierWorkflow:
             try:
                 decision, reason = await self._stage2_one(staged, guards)
             except Exception as exc:  # a broker error cancels this entry, with its reason
+                if not self.port.connected():
+                    raise  # the connection went: stop here, the restart resumes (no cancel)
                 reason = getattr(exc, "reason", None) or Reason("stage2.error", str(exc))
                 await self.record(lid, reason, status="cancelled", severity="warning")
                 continue

@@ -186,9 +186,9 @@ class NakedTraderService:
 
     # -- commands ----------------------------------------------------------------------------
     def default_dry_run(self) -> bool:
-        """Dry run unless the account is a paper account (or the simulator)."""
+        """Dry run unless the account is a paper account (the simulator's too)."""
         acct = self.account_id or ""
-        return not (self.engine.simulated or acct.startswith(("DU", "DF")))
+        return not acct.startswith(("DU", "DF"))
 
     async def run(self, cmd: NtRun) -> Result:
         try:

@@ -432,6 +432,8 @@ class _Planner:
                 t.quantity = int(done + qty)
             self.flex_open_qty[t.id] = done + qty
             t.commission += commission
+            if t.status not in ("open", "closed"):
+                t.status = "open"  # e.g. 'pending' while the entry order was working
             if t.entry_time is None:
                 t.entry_time = f.time
             t.recompute_pnl()

@@ -8,6 +8,7 @@ Each action returns a JobResult: outcome ok / failed / skipped / refused with it
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,7 @@ from typing import Any
 from config.models import AutomationLevel
 from engine.api.models import Approve, ReconcileEod, ReconcilePositions, Result, Scan
 from engine.domain import Reason
+from engine.market.clock import RealClock
 from engine.scheduler import jobs as J
 from engine.scheduler.plan import PlannedJob
 from engine.scheduler.runs import iso
@@ -120,21 +122,52 @@ async def _lineup_counts(engine: Any) -> dict[str, int]:
     return {str(r["status"]): int(r["n"]) for r in rows}
 
 
+async def lineup_max_id(engine: Any) -> int:
+    row = await engine.store.fetchone(
+        "SELECT COALESCE(MAX(id), 0) AS n FROM lineup WHERE account_id IS ?", (engine.account,)
+    )
+    return int(row["n"]) if row else 0
+
+
+async def stale_watermark(engine: Any, job: PlannedJob) -> int | None:
+    """The highest lineup id that existed when an earlier session's Stage 2 came up (ran,
+    was skipped or refused): approved entries up to it belong to an earlier day. Lineup ids
+    only grow, so this holds whatever clock the engine runs on."""
+    row = await engine.store.fetchone(
+        "SELECT data_json FROM job_runs WHERE account_id IS ? AND job=? AND session_date<? "
+        "AND data_json IS NOT NULL ORDER BY session_date DESC LIMIT 1",
+        (engine.account, J.STAGE2, job.session_date.isoformat()),
+    )
+    if row is None:
+        return None
+    mark = json.loads(row["data_json"]).get("lineup_max_id")
+    return None if mark is None else int(mark)
+
+
 async def expire_stale_lineup(engine: Any, job: PlannedJob) -> list[int]:
-    """Approved entries staged before the previous session's close belong to an earlier day:
-    they are cancelled with a reason, never executed."""
+    """Approved entries left over from an earlier session are cancelled with a reason, never
+    executed: those that existed when the previous session's Stage 2 came up, or (with no
+    earlier run recorded, on the real clock) those created before the previous close."""
     cal = engine.calendar
     cutoff = cal.session_close(cal.previous_session(job.session_date))
+    mark = await stale_watermark(engine, job)
     rows = await engine.store.fetchall(
         "SELECT id, created_at FROM lineup WHERE account_id IS ? AND status='approved'",
         (engine.account,),
     )
-    stale = [int(r["id"]) for r in rows if dt.datetime.fromisoformat(str(r["created_at"])) < cutoff]
+    if mark is not None:
+        stale = [int(r["id"]) for r in rows if int(r["id"]) <= mark]
+    elif isinstance(engine.clock, RealClock):
+        stale = [
+            int(r["id"]) for r in rows if dt.datetime.fromisoformat(str(r["created_at"])) < cutoff
+        ]
+    else:
+        stale = []
     if stale:
         now = iso(engine.now())
         text = (
-            f"staged before the previous close ({iso(cutoff)}): a stale lineup is never "
-            "executed by the scheduler"
+            "approved for an earlier session (before the previous close): a stale lineup is "
+            "never executed by the scheduler"
         )
         async with engine.store.transaction() as conn:
             for lid in stale:

@@ -18,9 +18,10 @@ from typing import Any
 
 from engine.domain import Reason
 from engine.market.clock import sleep_until
-from engine.scheduler.actions import ACTIONS, Action, JobResult
+from engine.scheduler.actions import ACTIONS, Action, JobResult, lineup_max_id
 from engine.scheduler.catchup import Action as Decision
 from engine.scheduler.catchup import decide
+from engine.scheduler.jobs import STAGE2
 from engine.scheduler.plan import DayPlan, PlannedJob, et_date, next_job_time, plan_day
 from engine.scheduler.runs import JobRunRepo, iso
 
@@ -182,9 +183,18 @@ class SchedulerRunner:
             del nxt_plan
             return nxt
 
+    async def marks(self, job: PlannedJob) -> dict[str, Any]:
+        """What a run keeps for later runs: Stage 2 notes the newest lineup id it came up to
+        (the next session's Stage 2 treats approved entries up to it as stale)."""
+        if job.name != STAGE2 or self.engine.store is None:
+            return {}
+        return {"lineup_max_id": await lineup_max_id(self.engine)}
+
     async def record(self, job: PlannedJob, outcome: str, reason: Reason) -> None:
         now = self.now()
-        await self.repo.finish(job.name, job.session_date, job.due, now, outcome, reason)
+        await self.repo.finish(
+            job.name, job.session_date, job.due, now, outcome, reason, await self.marks(job)
+        )
         self.publish(
             job, "finished", f"job {job.name} {outcome}: {reason.text}", reason, outcome=outcome
         )
@@ -194,6 +204,7 @@ class SchedulerRunner:
         await repo.start(job.name, job.session_date, job.due, self.now())
         self.publish(job, "started", f"job {job.name} started: {why.text}", why)
         self.current = job
+        marks = await self.marks(job)
         try:
             result = await self.actions[job.name](self.engine, job)
         except asyncio.CancelledError:
@@ -213,7 +224,7 @@ class SchedulerRunner:
             self.now(),
             result.outcome,
             result.reason,
-            result.data,
+            {**result.data, **marks},
         )
         self.publish(
             job,

@@ -28,7 +28,7 @@ from engine.domain import (
     Reason,
     Underlying,
 )
-from engine.market.blackscholes import implied_vol
+from engine.market.blackscholes import bs_greeks, implied_vol
 from engine.selection import filters as F
 from engine.selection.ai import AICandidate, AIVerdict
 from engine.selection.scoring import (
@@ -269,7 +269,13 @@ class SelectionPipeline:
         und_iv: float | None = uq.iv if uq.iv and uq.iv > 0 else None
         passed: list[StrikeEval] = []
         today = F.et_date(now)
+        hopeless_iv: float | None = None  # set when an earlier expiry's probe failed delta_min
         for expiry in expiries[: self.max_expiries]:
+            if hopeless_iv is not None:
+                skip = self._hopeless(expiry, price, now, hopeless_iv)
+                if skip is not None:
+                    res.rejected.append(Rejection(expiry, 0.0, 0, skip))
+                    continue
             res.expiry = expiry
             key = (sym, expiry, chain.trading_class)
             refs = self.cache.strikes.get(key)
@@ -323,6 +329,8 @@ class SelectionPipeline:
                             ),
                         )
                     )
+                if pq.iv and pq.iv > 0:
+                    hopeless_iv = float(pq.iv)
                 continue
             iv_guess = self._iv_guess(pq, probe, price, years, und_iv, res)
             pre = F.prefilter(
@@ -378,6 +386,26 @@ class SelectionPipeline:
             res.finalists.append(s)
         if not res.finalists:
             res.reason = Reason(F.R_MARGIN, "no what-if margin for any finalist")
+
+    def _hopeless(self, expiry: str, price: float, now: dt.datetime, iv: float) -> Reason | None:
+        """Skip a later expiry without asking IBKR when even the highest strike it could list
+        at min OTM % (K = U x (1 - min_otm)), at the IV measured nearer the money on a shorter
+        expiry (short-dated skew makes that IV high, so the estimate is generous), has an
+        estimated |delta| under half of delta_min."""
+        cfg = self.cfg
+        k = price * (1.0 - cfg.min_otm_pct / 100.0)
+        if k <= 0:
+            return None
+        years = F.years_to_expiry(expiry, now)
+        est = abs(bs_greeks(price, k, years, RISK_FREE_RATE, 0.0, iv, "P").delta)
+        limit = cfg.delta_min * F.EST_LOW_FACTOR
+        if est >= limit:
+            return None
+        return Reason(
+            F.R_DELTA_EST,
+            f"{expiry} not requested: a {cfg.min_otm_pct:g}% OTM strike ({k:.2f}) has an "
+            f"estimated |delta| {est:.4f} < {limit:.4f} at IV {iv:.3f}",
+        )
 
     def _judge(
         self,

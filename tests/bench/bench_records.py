@@ -27,11 +27,10 @@ TARGET_S = 3.0
 
 
 async def run_once(data: bytes, db: Path) -> dict[str, float | int | str]:
+    from engine.records import importer
     from engine.records.importer import parse_statement
     from engine.records.reconcile import reconcile_statement
     from engine.store import Store
-
-    from engine.records import importer
 
     importer._convert_attr.cache_clear()  # every run starts cold
     store = await Store.open(db)

@@ -278,7 +278,7 @@ async def amain(sizes: list[int], naive_symbols: int, naive: bool, all_otm: bool
                     round(measured.messages * f),
                     measured.peak_lines,
                     measured.rate,
-                    round(measured.candidates * f),
+                    measured.candidates if n == measured.symbols else -1,
                     scaled=n != measured.symbols,
                 )
             )

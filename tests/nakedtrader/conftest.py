@@ -67,9 +67,13 @@ class NtHarness:
         return res.data
 
 
-async def _harness(all_subsystems: bool) -> AsyncIterator[NtHarness]:
+async def _harness(all_subsystems: bool, kind: str = "paper") -> AsyncIterator[NtHarness]:
     cfg = PutdeskConfig.model_validate(
-        {"ibkr": {"simulated": True}, "ai": {"enabled": False}, "sim": {"port": 0}}
+        {
+            "ibkr": {"simulated": True},
+            "ai": {"enabled": False},
+            "sim": {"port": 0, "account_kind": kind},
+        }
     )
     engine = Engine(
         cfg,
@@ -97,4 +101,11 @@ async def nt() -> AsyncIterator[NtHarness]:
 async def nt_full() -> AsyncIterator[NtHarness]:
     """The engine with every subsystem installed (execution's watcher runs too)."""
     async for h in _harness(True):
+        yield h
+
+
+@pytest_asyncio.fixture
+async def nt_live() -> AsyncIterator[NtHarness]:
+    """NakedTrader on a simulated live-kind account (U...), engine started without --live."""
+    async for h in _harness(False, "live"):
         yield h

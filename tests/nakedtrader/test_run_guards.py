@@ -98,3 +98,15 @@ async def test_in_the_money_spx_put_is_cash_settled_at_the_close(nt: NtHarness) 
     assert exit_ == (strike - Decimal(str(settle))).quantize(Decimal("0.01"))
     gross = (Decimal(t["entry_price"]) - exit_) * 100
     assert Decimal(t["net_pnl"]) == gross - Decimal(t["commission"]) < 0
+
+
+async def test_live_account_defaults_to_a_dry_run_and_the_live_guard_holds(
+    nt_live: NtHarness,
+) -> None:
+    nt = nt_live
+    assert not (nt.engine.account or "").startswith("DU")
+    res = await nt.request(NtRun(overrides={"instrument": "SPX"}))
+    assert res.ok and res.data["status"] == "planned" and res.data["dry_run"], res.error
+    res = await nt.request(NtRun(dry_run=False, overrides={"instrument": "SPX"}))
+    assert not res.ok and res.exit_code == 3 and res.reason_code == "guard.live_flag"
+    assert await _entry_intents(nt) == 0

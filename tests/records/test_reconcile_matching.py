@@ -76,3 +76,32 @@ def test_allocate_adds_up_exactly() -> None:
     parts = allocate(D("3.5"), [1, 1, 1])
     assert sum(parts) == D("3.5") and parts[0] == parts[1]
     assert allocate(D("4.3772"), [35, 965]) == [D("0.153202"), D("4.223998")]
+
+
+async def test_pending_trade_becomes_open_when_flex_shows_its_fill(store: Store) -> None:
+    repo = TradesRepo(store)
+    tid = await repo.open_trade(
+        symbol="ORCL",
+        quantity=1,
+        entry_price=None,
+        right="C",
+        strike=D("50"),
+        con_id=286599259,
+        trade_strategy="nakedtrader",
+        entry_order_ref="nt-call",
+    )
+    await repo.set_trade_fields(tid, status="pending", entry_perm_id=None)
+    text = (
+        ORCL.read_text()
+        .replace(
+            'extExecID="S1510445077788"', 'extExecID="S1510445077788" orderReference="nt-call"'
+        )
+        .replace(
+            'orderReference="" volatilityOrderLink="" exchOrderId="N/A" extExecID="S15',
+            'volatilityOrderLink="" exchOrderId="N/A" extExecID="S15',
+        )
+    )
+    await reconcile_statement(store, parse_statement(text))
+    t = await repo.get_trade(tid)
+    assert t is not None and t.status == "open" and t.entry_price == D("0.55")
+    assert t.commission == D("3.5")

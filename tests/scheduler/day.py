@@ -42,7 +42,13 @@ def day_config(tmp: Path, *, nakedtrader: bool = True, **schedule: Any) -> Putde
             },
             "universe": {"watchlist": ["AAPL", "MSFT", "JPM", "XOM", "HD"]},
             "ai": {"enabled": False},
-            "selection": {"min_open_interest": 0, "max_spread_pct": 150.0, "dte_min": 5, "min_otm_pct": 6.0, "delta_min": 0.02},
+            "selection": {
+                "min_open_interest": 0,
+                "max_spread_pct": 150.0,
+                "dte_min": 5,
+                "min_otm_pct": 6.0,
+                "delta_min": 0.02,
+            },
             "execution": {"tier2_wait_s": 120, "min_liquidity_oi": 0},
             "schedule": schedule,
             "nakedtrader_config": str(nt_path),
@@ -99,7 +105,8 @@ async def drive(
     wall_limit: float = 50.0,
 ) -> None:
     """Fast-forward `clock` to `until`: whenever no job is running, jump toward the runner's
-    next wake (stopping `lead` short of it) or by `max_jump`, and run each hook at its time."""
+    next wake (stopping `lead` short of it; while the market is open by at most `max_jump`,
+    so the gateway's order book ticks through the day), and run each hook at its time."""
     runner = eng.scheduler.runner  # type: ignore[attr-defined]
     pending = dict(sorted((hooks or {}).items()))
     loop = asyncio.get_running_loop()
@@ -114,10 +121,11 @@ async def drive(
                 await pending.pop(at)()
         if runner.busy or not eng.session.connected:
             continue
-        target = min(now + max_jump, until)
         wake = runner.next_wake
-        if wake is not None and wake > now:
-            target = min(target, max(now, wake - lead))
+        if wake is None or wake <= now:
+            continue  # the runner is due (or about to record its next wake): let it work
+        step = max_jump if eng.calendar.is_open(now) else until - now
+        target = min(now + step, until, max(now, wake - lead))
         for at in pending:
             target = min(target, at)
         if target > now:

@@ -61,8 +61,9 @@ def test_stage2_and_tier1_never_after_the_open_window() -> None:
 
 
 def test_stale_window_holds_even_with_a_long_grace() -> None:
-    plan = plan_day(DAY, ScheduleConfig(catch_up_grace_min=600), ExecutionConfig(),
-                    MarketCalendar())
+    plan = plan_day(
+        DAY, ScheduleConfig(catch_up_grace_min=600), ExecutionConfig(), MarketCalendar()
+    )
     tier1 = plan.job(J.TIER1)
     scan = plan.job(J.SCAN)
     assert tier1 and scan
@@ -111,8 +112,12 @@ def test_interrupted_job_resumes_inside_its_window_only() -> None:
 
 
 def test_planned_skip_wins() -> None:
-    plan = plan_day(dt.date(2026, 11, 27), ScheduleConfig(nakedtrader_at=dt.time(14, 0)),
-                    ExecutionConfig(), MarketCalendar())
+    plan = plan_day(
+        dt.date(2026, 11, 27),
+        ScheduleConfig(nakedtrader_at=dt.time(14, 0)),
+        ExecutionConfig(),
+        MarketCalendar(),
+    )
     nt = plan.job(J.NAKEDTRADER)
     assert nt is not None
     action, reason = decide(nt, nt.due, level=C, outcomes=OK_ALL)

@@ -41,11 +41,6 @@ async def test_holiday_then_early_close(tmp_path: Path) -> None:
         assert {j["job"]: j["due_et"] for j in nxt["jobs"]}[J.RECONCILE] == "13:30"
 
         runs = await checks.job_runs(eng, EARLY)
-        for r in runs.values():
-            print(r["job"], r["scheduled_for"], r["started_at"], r["finished_at"], r["outcome"], r["reason"])
-        ev = await eng.store.fetchall("SELECT ts, kind, message FROM events WHERE kind IN ('job','connection', 'engine.state') ORDER BY id")
-        for e in ev[-60:]:
-            print(e["ts"], e["kind"], e["message"][:150])
         assert set(runs) == set(J.JOB_NAMES)
         for name, run in runs.items():
             assert run["outcome"] == "ok", (name, run["reason"])

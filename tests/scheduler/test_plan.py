@@ -34,7 +34,13 @@ def test_regular_day_every_job_at_its_et_time() -> None:
         J.FLEX_SYNC: "17:30",
     }
     assert [j.name for j in plan.jobs] == [
-        J.SCAN, J.STAGE2, J.TIER1, J.TIER2, J.NAKEDTRADER, J.RECONCILE, J.FLEX_SYNC
+        J.SCAN,
+        J.STAGE2,
+        J.TIER1,
+        J.TIER2,
+        J.NAKEDTRADER,
+        J.RECONCILE,
+        J.FLEX_SYNC,
     ]
     # 09:15 ET in November (EST) is 14:15 UTC
     assert plan.job(J.SCAN).due == dt.datetime(2026, 11, 24, 14, 15, tzinfo=dt.UTC)  # type: ignore[union-attr]

@@ -205,3 +205,20 @@ def test_random_universes_properties(
     assert not sel.picks or total <= st0.ceiling
     assert len({p.candidate.symbol for p in sel.picks}) == len(sel.picks)
     assert max(Counter(p.candidate.sector for p in sel.picks).values(), default=0) <= cap
+
+
+async def test_hopeless_later_expiry_not_requested() -> None:
+    md = FakeMarketData({"LOWIV": SymbolSpec("LOWIV", 100.0, 0.08, "Tech")})
+    [r] = await SelectionPipeline(md, SelectionConfig()).scan(["LOWIV"], NOW)
+    assert r.reason is not None and r.reason.code == "no_strike_passed"
+    skipped = [rj for rj in r.rejected if rj.expiry == "20261204"]
+    assert len(skipped) == 1 and skipped[0].reason.code == "delta_estimate_out_of_range"
+    assert "not requested" in skipped[0].reason.text
+    assert md.calls["strikes"] == 1 and md.calls["option_quotes"] == 1
+
+
+async def test_later_expiry_tried_when_it_can_reach_delta_min() -> None:
+    md = FakeMarketData({"MID": SymbolSpec("MID", 100.0, 0.6, "Tech")})
+    [r] = await SelectionPipeline(md, SelectionConfig()).scan(["MID"], NOW)
+    assert r.best is None or r.expiry == "20261204"
+    assert md.calls["strikes"] == 2
