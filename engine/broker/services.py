@@ -119,6 +119,28 @@ def _mdt(x: int) -> MarketDataType:
         return MarketDataType.LIVE
 
 
+#: Ticker fields a new stream must deliver afresh. ib_async keeps one Ticker per contract
+#: and hands the same object to a later reqMktData, so without a reset an earlier stream's
+#: prices would satisfy the "fields arrived" wait at once and be reported as current.
+_STREAM_FIELDS = (
+    "bid", "bidSize", "ask", "askSize", "last", "lastSize", "close", "volume",
+    "putOpenInterest", "callOpenInterest", "openInterest", "putVolume", "callVolume",
+    "impliedVolatility", "histVolatility",
+)  # fmt: skip
+_GREEK_FIELDS = ("bidGreeks", "askGreeks", "lastGreeks", "modelGreeks")
+
+
+def _forget_stale_values(ticker: Ticker | None) -> None:
+    """Clear what an ended stream left on ib_async's cached Ticker before re-requesting it."""
+    if ticker is None:
+        return
+    for name in _STREAM_FIELDS:
+        setattr(ticker, name, math.nan)
+    for name in _GREEK_FIELDS:
+        setattr(ticker, name, None)
+    ticker.time = None
+
+
 def _arrived(ticker: Ticker, name: str) -> bool:
     if name in ("bid", "ask", "last"):
         return _num(getattr(ticker, name)) is not None
@@ -375,6 +397,7 @@ class MarketServices:
                         tickers[con_id] = shared
                         self._stream_refs[con_id] += 1
                         continue
+                    _forget_stale_values(self.ib.ticker(contract))
                     async with self.pacer.message(Priority.QUOTES):
                         tickers[con_id] = self.ib.reqMktData(contract, generic, False, False)
                     self._streams[con_id] = (contract, generic)
