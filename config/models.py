@@ -192,7 +192,7 @@ class AIConfig(Strict):
     """Claude assessment of candidates."""
 
     enabled: bool = True
-    model: str = "claude-sonnet-4-5"
+    model: str = "claude-sonnet-5-5"
     timeout_s: float = Field(30.0, gt=0, le=600)
     api_key_env: str = Field("ANTHROPIC_API_KEY", description="Env var holding the key")
     base_url: str | None = Field(None, description="API base URL (tests use a local stand-in)")

@@ -11,6 +11,7 @@ from collections.abc import Mapping
 from textual.binding import Binding
 
 APP_BINDINGS: list[Binding] = [
+    Binding("question_mark,f1", "help", "Help", id="putdesk.help", tooltip="List every key"),
     Binding("s", "scan", "Scan", id="putdesk.scan", tooltip="Run a scan of the universe"),
     Binding(
         "a",
@@ -112,7 +113,6 @@ APP_BINDINGS: list[Binding] = [
         id="putdesk.pane.activity",
         tooltip="Show the activity log",
     ),
-    Binding("question_mark,f1", "help", "Help", id="putdesk.help", tooltip="List every key"),
     Binding("q,ctrl+q", "quit", "Quit", id="putdesk.quit", tooltip="Leave the console"),
 ]
 

@@ -507,6 +507,33 @@ class MarketServices:
             time=self._now(),
         )
 
+    async def scanner_symbols(
+        self, code: str, rows: int, min_price: float, min_volume: int
+    ) -> list[str]:
+        """Symbols from an IBKR market-scanner subscription (US major stocks), in IBKR's rank
+        order; the subscription is cancelled once the first answer arrives."""
+        from ib_async.objects import ScannerSubscription
+
+        sub = ScannerSubscription(
+            instrument="STK",
+            locationCode="STK.US.MAJOR",
+            scanCode=code,
+            numberOfRows=max(1, min(rows, 50)),
+            abovePrice=min_price,
+            aboveVolume=min_volume,
+        )
+        self._need_data()
+        rows_out = await self._call(
+            Priority.SCANNER, lambda: self.ib.reqScannerDataAsync(sub), f"scanner {code}"
+        )
+        seen: list[str] = []
+        for row in rows_out:
+            contract = row.contractDetails.contract
+            symbol = (contract.symbol or "").upper() if contract is not None else ""
+            if symbol and symbol not in seen:
+                seen.append(symbol)
+        return seen
+
     async def account_snapshot(self) -> AccountSnapshot:
         account = self.session.account
         if not account:

@@ -1,8 +1,10 @@
 """`putdesk engine | status | events | kill | resume`.
 
 `engine` runs the headless engine in the foreground. The others talk to the running engine for
-the account over its local socket; when none runs they say so and exit 1 (they never start an
-engine just to ask it something).
+the account over its local socket; when none runs they start one in-process for the duration of
+the command (engine.cli.common.run), so `kill`/`resume` persist the halt either way and
+`events --follow` follows the in-process engine until Ctrl-C. `--json` prints one JSON document
+(docs/cli.md); `events --follow --json` prints one JSON object per line.
 """
 
 from __future__ import annotations
@@ -73,64 +75,11 @@ def _engine(args: argparse.Namespace) -> int:
     )
 
 
-async def _attach(args: argparse.Namespace) -> Any:
-    cfg = _load_cfg(args)
-    if cfg is None:
-        return 1
-    from engine.api.client import attach
-    from engine.runtime.paths import EnginePaths
-
-    client = await attach(cfg, args.account)
-    if client is None:
-        key = EnginePaths.of(cfg, args.account).key
-        msg = f"no engine is running for {key} (start one with: putdesk engine)"
-        if args.json:
-            print(json.dumps({"ok": False, "error": msg, "reason_code": "engine.not_running"}))
-        else:
-            print(msg, file=sys.stderr)
-        return 1
-    return client
-
-
-async def _one(args: argparse.Namespace, cmd: Any) -> tuple[int, Any]:
-    client = await _attach(args)
-    if isinstance(client, int):
-        return client, None
-    try:
-        result = await client.request(cmd)
-    finally:
-        await client.close()
-    return int(result.exit_code), result
-
-
-def _print_result(args: argparse.Namespace, result: Any) -> None:
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        _print_fail(args, result)
-
-
-def _print_fail(args: argparse.Namespace, result: Any) -> None:
-    if args.json:
-        print(result.model_dump_json(indent=2))
-    else:
-        print(f"error: {result.error}", file=sys.stderr)
-
-
 def _status(args: argparse.Namespace) -> int:
     from engine.api.models import GetStatus
+    from engine.cli import common
 
-    code, result = asyncio.run(_one(args, GetStatus()))
-    if result is None:
-        return code
-    if not result.ok:
-        _print_fail(args, result)
-        return code
-    if args.json:
-        print(json.dumps(result.data, indent=2, default=str))
-        return 0
-    _render_status(result.data)
-    return 0
+    return common.run(args, GetStatus(), _render_status)
 
 
 def _render_status(d: dict[str, Any]) -> None:
@@ -185,63 +134,66 @@ def _render_status(d: dict[str, Any]) -> None:
         con.print(ot)
 
 
-def _fmt_event(ev: dict[str, Any]) -> str:
-    code = f" [{ev['code']}]" if ev.get("code") else ""
-    return f"{ev['ts']} {ev['severity']:<7} {ev['kind']:<14} {ev['message']}{code}"
-
-
 def _events(args: argparse.Namespace) -> int:
-    return asyncio.run(_events_async(args))
-
-
-async def _events_async(args: argparse.Namespace) -> int:
     from engine.api.models import GetEvents
+    from engine.cli import common
 
-    client = await _attach(args)
-    if isinstance(client, int):
-        return client
-    try:
-        stream = client.events() if args.follow else None
-        result = await client.request(GetEvents(limit=max(1, min(args.limit, 10_000))))
+    cmd = GetEvents(limit=max(1, min(args.limit, 10_000)))
+    if not args.follow:
+        return common.run(args, cmd, _render_events)
+
+    async def follow(api: Any) -> int:
+        stream = api.events()
+        result = await api.request(cmd)
         if not result.ok:
-            _print_fail(args, result)
-            return int(result.exit_code)
+            return common.emit(args, result, _render_events)
         for ev in result.data.get("events", []):
-            print(json.dumps(ev, default=str) if args.json else _fmt_event(ev), flush=True)
-        if stream is not None:
-            async for e in stream:
-                ed = e.model_dump(mode="json")
-                print(json.dumps(ed) if args.json else _fmt_event(ed), flush=True)
-    finally:
-        await client.close()
-    return 0
+            _print_event(args, ev)
+        async for e in stream:
+            _print_event(args, e.model_dump(mode="json"))
+        return 0
+
+    return common.run_async(args, follow)
+
+
+def _print_event(args: argparse.Namespace, ev: dict[str, Any]) -> None:
+    from engine.api.models import SCHEMA_VERSION
+    from engine.cli.common import format_event
+
+    if args.json:
+        print(json.dumps({"schema_version": SCHEMA_VERSION, **ev}, default=str), flush=True)
+    else:
+        print(format_event(ev), flush=True)
+
+
+def _render_events(data: dict[str, Any]) -> None:
+    from engine.cli.common import format_event
+
+    for ev in data.get("events", []):
+        print(format_event(ev), flush=True)
 
 
 def _kill(args: argparse.Namespace) -> int:
     from engine.api.models import Kill
+    from engine.cli import common
 
-    code, result = asyncio.run(_one(args, Kill(reason=args.reason)))
-    if result is None:
-        return code
-    if args.json or not result.ok:
-        _print_result(args, result)
-        return code
-    print(
-        f"halted; {result.data['cancelled']} putdesk order(s) cancelled"
-        + (f" ({result.data['error']})" if result.data.get("error") else "")
-    )
-    return 0
+    def render(d: dict[str, Any]) -> None:
+        print(
+            f"halted; {d.get('cancelled', 0)} putdesk order(s) cancelled"
+            + (f" ({d['error']})" if d.get("error") else "")
+        )
+
+    return common.run(args, Kill(reason=args.reason), render)
 
 
 def _resume(args: argparse.Namespace) -> int:
     from engine.api.models import Resume
+    from engine.cli import common
 
-    code, result = asyncio.run(_one(args, Resume()))
-    if result is None:
-        return code
-    if args.json or not result.ok:
-        _print_result(args, result)
-        return code
-    d = result.data
-    print("resumed; trading " + ("allowed" if d["trading_allowed"] else "blocked: " + d["reason"]))
-    return 0
+    def render(d: dict[str, Any]) -> None:
+        print(
+            "resumed; trading "
+            + ("allowed" if d.get("trading_allowed") else "blocked: " + str(d.get("reason")))
+        )
+
+    return common.run(args, Resume(), render)

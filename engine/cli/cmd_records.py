@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import datetime as dt
-import json
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -60,7 +59,7 @@ def _load(args: argparse.Namespace) -> Any:
     try:
         return load_config(path)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        _fail(args, str(exc))
         return None
 
 
@@ -85,17 +84,23 @@ def _with_store(args: argparse.Namespace, work: Callable[[Any, Any], Awaitable[i
 
 def _progress(args: argparse.Namespace) -> Callable[[str], None]:
     def show(line: str) -> None:
-        print(line, file=sys.stderr, flush=True)
+        if sys.stderr.isatty():  # progress only on a terminal (docs/cli.md)
+            print(line, file=sys.stderr, flush=True)
 
     return show
 
 
 def _fail(args: argparse.Namespace, message: str, code: int = 1) -> int:
-    if args.json:
-        print(json.dumps({"ok": False, "error": message}))
-    else:
-        print(f"error: {message}", file=sys.stderr)
-    return code
+    from engine.cli.common import fail
+
+    return fail(args, message, code)
+
+
+def _json_ok(args: argparse.Namespace, data: dict[str, Any]) -> None:
+    """The versioned JSON document (docs/cli.md) for a successful command."""
+    from engine.cli.common import command_name, json_document, print_json
+
+    print_json(json_document(command_name(args), ok=True, exit_code=0, data=data))
 
 
 def _reconcile(args: argparse.Namespace) -> int:
@@ -118,7 +123,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         except (FlexError, FlexFormatError) as exc:
             return _fail(args, str(exc))
         if args.json:
-            print(json.dumps({"ok": True, **summary.as_dict()}, indent=2))
+            _json_ok(args, summary.as_dict())
             return 0
         print(summary.headline())
         for c in summary.changes:
@@ -148,7 +153,7 @@ def _historical(args: argparse.Namespace) -> int:
         except (FlexError, FlexFormatError) as exc:
             return _fail(args, str(exc))
         if args.json:
-            print(json.dumps({"ok": True, **out.as_dict()}, indent=2))
+            _json_ok(args, out.as_dict())
             return 0
         tot = out.totals()
         print(
@@ -168,7 +173,7 @@ def _trades(args: argparse.Namespace) -> int:
     async def work(store: Any, cfg: Any) -> int:
         data = await trades_payload(store, args.since, args.strategy)
         if args.json:
-            print(json.dumps({"ok": True, **data}, indent=2))
+            _json_ok(args, data)
             return 0
         _print_trades(data)
         return 0

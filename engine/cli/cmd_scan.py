@@ -58,33 +58,13 @@ def _emit(args: argparse.Namespace, result: Any, render: Any) -> int:
 
 
 def _run(args: argparse.Namespace, cmd: Any, render: Any, progress: bool = False) -> int:
-    from engine.api.client import NoEngine, connect_api
+    from engine.api.models import GetLineup
+    from engine.cli import common
 
-    async def main() -> int:
-        try:
-            api = await connect_api(args.config, args.account, live=args.live, wait_ready=30)
-        except (NoEngine, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        watcher: asyncio.Task[None] | None = None
-        try:
-            if progress and not args.json:
-                watcher = asyncio.create_task(_watch(api))
-                await asyncio.sleep(0)
-            result = await api.request(cmd)
-        finally:
-            if watcher is not None:
-                watcher.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await watcher
-            await api.close()
-        return _emit(args, result, render)
-
-    try:
-        return asyncio.run(main())
-    except Exception as exc:  # config errors and the like: one line, exit 1
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+    kinds = ("scan.started", "scan.progress", "scan.finished") if progress else ()
+    # a scan also reports the lineup with its margin totals against the budget
+    extra = (("lineup", GetLineup()),) if progress else ()
+    return common.run(args, cmd, render, progress_kinds=kinds, extra=extra)
 
 
 async def _watch(api: Any) -> None:

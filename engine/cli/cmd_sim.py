@@ -74,24 +74,21 @@ def _value(text: str) -> Any:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    from engine.cli import common
     from engine.sim.control import send_command
 
     try:
         reply = send_command(_control_port(args.control_port), "stats")
     except (OSError, FileNotFoundError) as exc:
-        print(f"putdesk sim stats: {exc}", file=sys.stderr)
-        return 1
+        return common.fail(args, f"putdesk sim stats: {exc}", code="sim.not_running")
     if not reply.get("ok"):
-        print(reply.get("error", "failed"), file=sys.stderr)
-        return 1
+        return common.fail(args, str(reply.get("error", "failed")), code="sim.error")
     stats = reply["result"]
-    if args.json:
-        print(json.dumps(stats, indent=2))
-        return 0
-    width = max(len(k) for k in stats)
-    for k, v in stats.items():
-        print(f"{k:<{width}}  {v}")
-    return 0
+
+    def render(data: dict[str, Any]) -> None:
+        common.print_kv("simulated gateway", list(data.items()))
+
+    return common.ok(args, stats, render)
 
 
 def _control(args: argparse.Namespace) -> int:

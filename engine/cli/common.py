@@ -232,9 +232,12 @@ async def request(
     *,
     progress_kinds: Sequence[str] = (),
     text: str | None = None,
+    extra: Sequence[tuple[str, Cmd]] = (),
 ) -> Result:
     """Send one command to the engine (running or in-process) and return its Result; failures
-    before the engine answers become failed Results."""
+    before the engine answers become failed Results. When it succeeds, each `(key, command)`
+    in `extra` is sent too and its data lands in `result.data[key]` (a failed one as
+    `{"error": ..., "reason_code": ...}`)."""
     show = Progress(text or f"putdesk {command_name(args)} ...")
     try:
         with show:
@@ -245,7 +248,14 @@ async def request(
                     watcher = asyncio.create_task(_watch_progress(api, progress_kinds, show))
                     await asyncio.sleep(0)
                 try:
-                    return await api.request(cmd)  # type: ignore[no-any-return]
+                    result: Result = await api.request(cmd)
+                    if result.ok:
+                        for key, more in extra:
+                            r: Result = await api.request(more)
+                            result.data[key] = (
+                                r.data if r.ok else {"error": r.error, "reason_code": r.reason_code}
+                            )
+                    return result
                 finally:
                     if watcher is not None:
                         watcher.cancel()
@@ -263,9 +273,13 @@ def run(
     progress_kinds: Sequence[str] = (),
     text: str | None = None,
     render_on_error: bool = False,
+    extra: Sequence[tuple[str, Cmd]] = (),
 ) -> int:
-    """Run one engine command and print its Result; returns the exit code."""
-    result = asyncio.run(request(args, cmd, progress_kinds=progress_kinds, text=text))
+    """Run one engine command (plus `extra`, see `request`) and print its Result; returns the
+    exit code."""
+    result = asyncio.run(
+        request(args, cmd, progress_kinds=progress_kinds, text=text, extra=extra)
+    )
     return emit(args, result, render, render_on_error=render_on_error)
 
 

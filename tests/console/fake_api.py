@@ -341,8 +341,15 @@ class FakeEngineAPI:
             row["stale"] = int(c["stale"])
             rows.append(row)
         for r in self.scan["rejections"]:
-            rows.append({"id": 900 + len(rows), "symbol": r["symbol"], "status": "rejected",
-                         "reason_code": r["code"], "reason_text": r["reason"]})
+            rows.append(
+                {
+                    "id": 900 + len(rows),
+                    "symbol": r["symbol"],
+                    "status": "rejected",
+                    "reason_code": r["code"],
+                    "reason_text": r["reason"],
+                }
+            )
         return Result.success(
             scan={
                 "id": scan["id"],

@@ -30,3 +30,12 @@ async def test_requote_after_a_gap_sees_the_new_prices() -> None:
         assert after.bid is not None and after.bid > before.bid
         assert after.delta is not None and before.delta is not None
         assert abs(after.delta) > abs(before.delta)
+
+
+async def test_market_scanner_symbols_come_from_the_gateway() -> None:
+    async with running_sim(seed=3) as gw, sim_engine(gw) as eng:
+        symbols = await eng.services.scanner_symbols("HIGH_OPT_IMP_VOLAT", 10, 20.0, 0)
+        expected = gw.market.scan("HIGH_OPT_IMP_VOLAT", 10, 20.0, None)
+        assert symbols == expected[: len(symbols)]
+        assert 1 <= len(symbols) <= 10
+        assert all(s.isupper() for s in symbols)
