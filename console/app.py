@@ -434,7 +434,9 @@ class PutdeskApp(App[int]):
         settings = msg.data.get("settings") or msg.data.get("config") or {}
         self.state["settings"] = settings
         if self.main is not None and settings:
-            self.main.query_one(SettingsForm).load(settings)
+            forms = self.main.query(SettingsForm)
+            if forms:
+                forms.first().load(settings)
 
     @on(m.EventsLoaded)
     def _history(self, msg: m.EventsLoaded) -> None:
@@ -482,7 +484,7 @@ class PutdeskApp(App[int]):
             self.log_activity("console", "error", f"{msg.label} {verb}: {why}", r.reason_code)
             self.notify(f"{msg.label} {verb}: {why}{code}", severity="error", timeout=8)
             if msg.label == "save_settings" and self.main is not None:
-                self.main.query_one(SettingsForm).show_engine_error(why)
+                self.main.ensure_settings_form().show_engine_error(why)
         if msg.label == "set_quantity":
             return
         refresh = COMMAND_REFRESH.get(msg.label)
@@ -631,6 +633,7 @@ class PutdeskApp(App[int]):
         panel = main.query_one("#settings-panel", Collapsible)
         panel.collapsed = (not panel.collapsed) if open_it is None else not open_it
         if not panel.collapsed:
+            main.ensure_settings_form()
             self.call_after_refresh(self._focus_first_setting)
         else:
             main.query_one(ScannerTable).focus()

@@ -30,7 +30,9 @@ class ScannerPane(Vertical):
     def compose(self) -> ComposeResult:
         yield Static("No scan yet. Press s to scan.", id="scan-progress")
         with Collapsible(title="Settings (e)", collapsed=True, id="settings-panel"):
-            yield SettingsForm(id="settings-form")
+            # the form (about 150 widgets) is mounted on first opening: a smaller DOM
+            # keeps start-up and every pane switch fast
+            yield Vertical(id="settings-holder")
         with Horizontal(id="scan-main"):
             yield ScannerTable(id="scanner-table")
             yield CandidateDetail(id="candidate-detail")
@@ -89,6 +91,19 @@ class MainScreen(Screen[None]):
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+
+    @on(Collapsible.Expanded, "#settings-panel")
+    def _settings_opened(self) -> None:
+        self.ensure_settings_form()
+
+    def ensure_settings_form(self) -> SettingsForm:
+        """The settings form, mounting it (with the engine's settings) on first use."""
+        found = self.query(SettingsForm)
+        if found:
+            return found.first()
+        form = SettingsForm(id="settings-form")
+        self.query_one("#settings-holder", Vertical).mount(form)
+        return form
 
     @property
     def active_pane(self) -> str:

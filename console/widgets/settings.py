@@ -155,6 +155,11 @@ class SettingsForm(Vertical, can_focus=False):
                 yield Static("", id=f.dom_id + "-error", classes="setting-error")
         yield Static("", id="settings-status")
 
+    def on_mount(self) -> None:
+        settings = getattr(self.app, "state", {}).get("settings")
+        if settings:
+            self.load(settings)
+
     def load(self, settings: dict[str, Any]) -> None:
         """Show the engine's settings (a PutdeskConfig dump); forget local edits."""
         self.base = settings

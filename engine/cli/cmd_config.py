@@ -6,6 +6,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from config.loader import (
@@ -56,23 +57,22 @@ def _check(args: argparse.Namespace) -> int:
             load_config(path)
     except ConfigError as exc:
         if args.json:
-            print(
-                json.dumps(
-                    {
-                        "ok": False,
-                        "file": str(path),
-                        "problems": [
-                            {
-                                "source": p.source,
-                                "line": p.line,
-                                "field": p.field,
-                                "message": p.message,
-                            }
-                            for p in exc.problems
-                        ],
-                    },
-                    indent=2,
-                )
+            _print_doc(
+                args,
+                ok=False,
+                error=f"{path}: {len(exc.problems)} problem(s)",
+                data={
+                    "file": str(path),
+                    "problems": [
+                        {
+                            "source": p.source,
+                            "line": p.line,
+                            "field": p.field,
+                            "message": p.message,
+                        }
+                        for p in exc.problems
+                    ],
+                },
             )
         else:
             print(f"{path}: {len(exc.problems)} problem(s)", file=sys.stderr)
@@ -80,10 +80,29 @@ def _check(args: argparse.Namespace) -> int:
                 print(f"  {prob}", file=sys.stderr)
         return 1
     if args.json:
-        print(json.dumps({"ok": True, "file": str(path), "problems": []}))
+        _print_doc(args, ok=True, data={"file": str(path), "problems": []})
     else:
         print(f"{path}: OK")
     return 0
+
+
+def _print_doc(
+    args: argparse.Namespace, *, ok: bool, data: Mapping[str, object], error: str | None = None
+) -> None:
+    """The versioned JSON document of docs/cli.md."""
+    from engine.cli.common import command_name, json_document, print_json
+
+    code = 0 if ok else 1
+    print_json(
+        json_document(
+            command_name(args),
+            ok=ok,
+            exit_code=code,
+            error=error,
+            reason_code=None if ok else "config.invalid",
+            data=dict(data),
+        )
+    )
 
 
 def _load(args: argparse.Namespace) -> tuple[Path, PutdeskConfig] | int:
@@ -91,8 +110,9 @@ def _load(args: argparse.Namespace) -> tuple[Path, PutdeskConfig] | int:
     try:
         return path, load_config(path)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
+        from engine.cli.common import fail
+
+        return fail(args, str(exc), 1, "config.invalid")
 
 
 def _show(args: argparse.Namespace) -> int:
@@ -114,7 +134,7 @@ def _show(args: argparse.Namespace) -> int:
         secrets["flex_token"] = f"(unreadable: {exc})"
     data["secrets"] = secrets
     if args.json:
-        print(json.dumps({"file": str(path), "config": data}, indent=2))
+        _print_doc(args, ok=True, data={"file": str(path), "config": data})
     else:
         import yaml
 
@@ -141,7 +161,7 @@ def _path(args: argparse.Namespace) -> int:
         "log_dir": str(log_dir(state, cfg.paths.log_dir)),
     }
     if args.json:
-        print(json.dumps(info, indent=2))
+        _print_doc(args, ok=True, data=info)
     else:
         for k, v in info.items():
             print(f"{k:17} {v if v is not None else '-'}")

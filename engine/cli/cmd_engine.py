@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import sys
 from typing import Any
 
 from engine.cli.main import common_options
@@ -51,7 +50,9 @@ def _load_cfg(args: argparse.Namespace) -> Any:
     try:
         return load_config(args.config)
     except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
+        from engine.cli.common import fail
+
+        fail(args, str(exc), 1, "config.invalid")
         return None
 
 
@@ -132,6 +133,10 @@ def _render_status(d: dict[str, Any]) -> None:
                 o["status"],
             )
         con.print(ot)
+    if d.get("schedule") and "today" in d["schedule"]:  # added by engine.scheduler
+        from engine.scheduler.display import render_schedule
+
+        render_schedule(d["schedule"], con)
 
 
 def _events(args: argparse.Namespace) -> int:

@@ -9,8 +9,6 @@ stale entry on a live account, no IBKR account data).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import contextlib
 import json
 import sys
 from typing import Any
@@ -43,34 +41,20 @@ def register(sub: argparse._SubParsersAction) -> None:
     lp.set_defaults(func=_lineup)
 
 
-def _emit(args: argparse.Namespace, result: Any, render: Any) -> int:
-    if args.json:
-        print(json.dumps(result.model_dump(mode="json"), default=str))
-    elif not result.ok:
-        code = f" [{result.reason_code}]" if result.reason_code else ""
-        print(
-            f"{'refused' if result.exit_code == 3 else 'error'}{code}: {result.error}",
-            file=sys.stderr,
-        )
-    else:
-        render(result.data)
-    return int(result.exit_code)
-
-
-def _run(args: argparse.Namespace, cmd: Any, render: Any, progress: bool = False) -> int:
+def _run(
+    args: argparse.Namespace,
+    cmd: Any,
+    render: Any,
+    progress: bool = False,
+    with_lineup: bool = False,
+) -> int:
     from engine.api.models import GetLineup
     from engine.cli import common
 
     kinds = ("scan.started", "scan.progress", "scan.finished") if progress else ()
-    # a scan also reports the lineup with its margin totals against the budget
-    extra = (("lineup", GetLineup()),) if progress else ()
+    # a scan or lineup change also reports the lineup with its margin totals against the budget
+    extra = (("lineup", GetLineup()),) if progress or with_lineup else ()
     return common.run(args, cmd, render, progress_kinds=kinds, extra=extra)
-
-
-async def _watch(api: Any) -> None:
-    async for ev in api.events():
-        if ev.kind in ("scan.started", "scan.progress", "scan.finished"):
-            print(ev.message, file=sys.stderr, flush=True)
 
 
 def _f(v: Any, fmt: str = "") -> str:
@@ -110,6 +94,9 @@ def _render_scan(data: dict[str, Any]) -> None:
             if sel.get("ok")
             else f"auto-select refused: {sel.get('error')}"
         )
+    lineup = data.get("lineup")
+    if isinstance(lineup, dict) and "entries" in lineup:
+        _render_lineup(lineup)
 
 
 def _scan(args: argparse.Namespace) -> int:
@@ -172,7 +159,13 @@ def _lineup(args: argparse.Namespace) -> int:
     def render(data: dict[str, Any]) -> None:
         if args.action == "show":
             _render_lineup(data)
-        else:
-            print(json.dumps(data, default=str))
+            return
+        done = {k: v for k, v in data.items() if k not in ("lineup", "budget")}
+        print(
+            f"{args.action}: "
+            + ", ".join(f"{k} {json.dumps(v, default=str)}" for k, v in done.items())
+        )
+        if isinstance(data.get("lineup"), dict):
+            _render_lineup(data["lineup"])
 
-    return _run(args, cmd, render)
+    return _run(args, cmd, render, with_lineup=args.action != "show")

@@ -277,9 +277,7 @@ def run(
 ) -> int:
     """Run one engine command (plus `extra`, see `request`) and print its Result; returns the
     exit code."""
-    result = asyncio.run(
-        request(args, cmd, progress_kinds=progress_kinds, text=text, extra=extra)
-    )
+    result = asyncio.run(request(args, cmd, progress_kinds=progress_kinds, text=text, extra=extra))
     return emit(args, result, render, render_on_error=render_on_error)
 
 
@@ -335,7 +333,7 @@ def print_table(
         align = set(right)
         t = Table(title=title)
         for c in columns:
-            t.add_column(c, justify="right" if c in align else "left")
+            t.add_column(c, justify="right" if c in align else "left", overflow="fold")
         for r in rows:
             t.add_row(*r)
         Console().print(t)
@@ -389,17 +387,14 @@ def render_generic(data: dict[str, Any]) -> None:
 ORDER_COLUMNS = (
     "order_id",
     "order_ref",
-    "symbol",
-    "local_symbol",
+    "contract",
     "action",
     "quantity",
     "order_type",
     "limit_price",
-    "aux_price",
     "tif",
     "status",
     "filled",
-    "remaining",
     "avg_fill_price",
 )
 POSITION_COLUMNS = (
@@ -428,7 +423,9 @@ NUMERIC = {
 
 
 def render_orders(data: dict[str, Any]) -> None:
-    orders = data.get("orders", [])
+    orders = [
+        {**o, "contract": o.get("local_symbol") or o.get("symbol")} for o in data.get("orders", [])
+    ]
     print_table(
         f"{len(orders)} open order(s)",
         ORDER_COLUMNS,
@@ -449,4 +446,5 @@ def render_positions(data: dict[str, Any]) -> None:
 
 def format_event(ev: dict[str, Any]) -> str:
     code = f" [{ev['code']}]" if ev.get("code") else ""
-    return f"{ev.get('ts')} {ev.get('severity', ''):<7} {ev.get('kind', ''):<14} {ev.get('message', '')}{code}"
+    head = f"{ev.get('ts')} {ev.get('severity', ''):<7} {ev.get('kind', ''):<14}"
+    return f"{head} {ev.get('message', '')}{code}"

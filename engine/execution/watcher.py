@@ -484,8 +484,10 @@ class Watcher:
     async def settle_expired(
         self, positions: list[BrokerPosition], today: dt.date, now: dt.datetime
     ) -> list[int]:
-        """After the close of `today`: open option trades expiring on or before today whose
-        position has vanished are closed as expired (or assigned when the stock appeared)."""
+        """After the close of `today`: this watcher's strategy's open option trades expiring on
+        or before today whose position has vanished are closed as expired (or assigned when the
+        stock appeared). Other strategies settle their own trades (NakedTrader cash-settles
+        index puts)."""
         held = {p.con_id for p in positions if p.quantity != 0}
         stock = {p.symbol: p.quantity for p in positions if p.sec_type == "STK"}
         closed: list[int] = []
@@ -493,8 +495,8 @@ class Watcher:
         async with self.store.transaction() as conn:
             rows = await conn.execute_fetchall(
                 "SELECT id, symbol, con_id, expiry, quantity, multiplier FROM trades WHERE "
-                "account_id IS ? AND status='open' AND sec_type='OPT'",
-                (self.intents.account_id,),
+                "account_id IS ? AND status='open' AND sec_type='OPT' AND trade_strategy=?",
+                (self.intents.account_id, self.strategy),
             )
             for tid, symbol, con_id, expiry, qty, mult in rows:
                 if not expiry or dt.datetime.strptime(str(expiry), "%Y%m%d").date() > today:

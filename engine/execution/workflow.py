@@ -20,12 +20,12 @@ from typing import Any
 from config.models import PutdeskConfig
 from engine.domain import MarketData, OptionRef, Quote, Reason, Underlying
 from engine.execution import pricing
-from engine.execution.brackets import Bracket, OrderLeg, exit_pair, plan_bracket
+from engine.execution.brackets import OrderLeg, exit_pair, plan_bracket
 from engine.execution.crash import crash_point
 from engine.execution.intents import IntentRepo
 from engine.execution.killswitch import halt_reason
 from engine.execution.ports import BrokerOrder, OrderPort
-from engine.execution.records import Recorder, iso, set_lineup
+from engine.execution.records import Recorder, set_lineup
 from engine.execution.recovery import Recovery, RecoveryReport
 from engine.execution.stage2 import Stage2Guards, StagedTrade, validate
 from engine.execution.watcher import SyncReport, Watcher, leg_of
@@ -606,12 +606,3 @@ class TwoTierWorkflow:
                     ),
                 )
         await self.rec.flush()
-
-
-def bracket_of(bracket: Bracket) -> list[str]:
-    """The refs of a bracket's legs, entry first."""
-    return [leg.order_ref for leg in bracket.legs]
-
-
-def as_iso(t: dt.datetime) -> str:
-    return iso(t)

@@ -6,8 +6,9 @@ Rules, in order:
 3. at levels A and B a job that sends orders is refused: only the user sends orders there;
 4. a job whose prerequisite did not succeed today is skipped (tier 1 needs Stage 2, tier 2
    needs tier 1);
-5. after its deadline it is refused when a guard held it back (not connected, no live data,
-   halted, live account without --live), else skipped as missed. Open-window jobs (Stage 2,
+5. after its deadline it is refused when a guard held it back inside its window (not
+   connected, no live data, halted, live account without --live), else skipped as missed
+   (the engine was not running, or came up too late). Open-window jobs (Stage 2,
    tier 1) have a deadline no later than the open + `catch_up_grace_min`: a stale lineup is
    never executed after the open window;
 6. inside its window, while a guard says no, it waits for the guard;
@@ -81,12 +82,10 @@ def decide(
         )
     if now > job.deadline:
         late = now - job.due
-        if held_back is not None or blocked is not None:
-            why = held_back or blocked
-            assert why is not None
+        if held_back is not None:
             return Action.REFUSE, Reason(
-                why.code,
-                f"{spec.label} not run by {_hm(job.deadline)}: {why.text}",
+                held_back.code,
+                f"{spec.label} not run by {_hm(job.deadline)}: {held_back.text}",
             )
         if spec.open_window:
             text = (

@@ -13,7 +13,7 @@ import logging
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from engine.api.models import GetSchedule, Result
+from engine.api.models import GetSchedule, GetStatus, Result
 from engine.scheduler.plan import ET, DayPlan, et_date, next_job_time
 from engine.scheduler.runner import SchedulerRunner
 from engine.scheduler.runs import JobRun, JobRunRepo
@@ -94,12 +94,37 @@ class SchedulerService:
         return Result.success(**data)
 
 
+def add_schedule_to_status(engine: Any, svc: SchedulerService) -> None:
+    """GetStatus answers carry a "schedule" section (the GetSchedule data), so `putdesk
+    status` shows today's jobs and the last runs beside the connection and the budget."""
+    handlers = getattr(engine.registry, "_handlers", {})
+    original = handlers.get(GetStatus)
+    if original is None:
+        return
+
+    async def status_with_schedule(cmd: GetStatus) -> Result:
+        res: Result = await original(cmd)
+        if res.ok:
+            try:
+                sched = await svc.get_schedule(GetSchedule())
+            except Exception as exc:  # the status must never fail because of the schedule
+                log.exception("schedule for status failed")
+                res.data["schedule"] = {"error": f"{type(exc).__name__}: {exc}"}
+            else:
+                res.data["schedule"] = sched.data
+        return res
+
+    engine.registry.replace(GetStatus, status_with_schedule)
+
+
 def install(engine: Any) -> SchedulerService:
-    """Register GetSchedule; start the runner when the engine runs headless."""
+    """Register GetSchedule (and the schedule section of GetStatus); start the runner when
+    the engine runs headless."""
     import asyncio
 
     svc = SchedulerService(engine)
     engine.registry.register(GetSchedule, svc.get_schedule)
+    add_schedule_to_status(engine, svc)
     engine.scheduler = svc
     engine.on_stop.append(svc.runner.stop)
     if wants_runner(engine):

@@ -26,7 +26,7 @@ def test_show_masks_secrets(tmp_path: Path) -> None:
     out = run("config", "show", "--json", env={"ANTHROPIC_API_KEY": "sk-ant-verysecret"})
     assert out.returncode == 0, out.stderr
     assert "verysecret" not in out.stdout
-    doc = json.loads(out.stdout)
+    doc = json.loads(out.stdout)["data"]
     assert doc["config"]["secrets"]["ai_api_key"] == "******** (set)"
     assert doc["config"]["secrets"]["flex_token"] == "(not set)"
 
@@ -34,7 +34,7 @@ def test_show_masks_secrets(tmp_path: Path) -> None:
 def test_path_and_schema() -> None:
     out = run("config", "path", "--json")
     assert out.returncode == 0
-    info = json.loads(out.stdout)
+    info = json.loads(out.stdout)["data"]
     assert info["database"].endswith("putdesk.db")
     assert info["state_dir"] == os.environ["PUTDESK_STATE_DIR"]
     schema = json.loads(run("config", "schema").stdout)

@@ -123,11 +123,11 @@ def test_config_check_json_and_ok(tmp_path: Path) -> None:
     assert out.returncode == 1
     doc = json.loads(out.stdout)
     assert doc["ok"] is False
-    assert doc["problems"][0] == {
+    assert doc["data"]["problems"][0] == {
         "source": str(bad),
         "line": 2,
         "field": "budget.margin_pct_of_nlv",
-        "message": doc["problems"][0]["message"],
+        "message": doc["data"]["problems"][0]["message"],
     }
 
 

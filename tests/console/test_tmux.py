@@ -36,7 +36,8 @@ class Tmux:
 
     def start(self, width: int = 120, height: int = 40) -> None:
         cmd = (
-            f"env PUTDESK_STATE_DIR={self.state} TEXTUAL_ANIMATIONS=none "
+            # COLUMNS/LINES inherited from the test process would pin the size at 80x24
+            f"env -u COLUMNS -u LINES PUTDESK_STATE_DIR={self.state} TEXTUAL_ANIMATIONS=none "
             f"{PUTDESK} console --demo; echo EXIT=$?; sleep 30"
         )
         self.run("new-session", "-d", "-s", "pd", "-x", str(width), "-y", str(height), cmd)

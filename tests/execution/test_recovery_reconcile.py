@@ -178,3 +178,34 @@ async def test_expired_without_stock_and_manual_change(store: Store) -> None:
     t = await store.fetchone("SELECT * FROM trades")
     assert closed and t is not None and t["exit_reason"] == "expired"
     assert Decimal(t["gross_pnl"]) == Decimal("70")
+
+
+async def test_settle_expired_leaves_other_strategies_alone(store: Store) -> None:
+    ex = make_exchange()
+    await add_lineup(store, ex, quantity=1)
+    wf = workflow(
+        store, ex, config(), hook=lambda e: e.set_quote(e.con("XYZ", EXPIRY, 90.0), 0.5, 0.6)
+    )
+    await wf.run()
+    await store.insert(
+        "trades",
+        {
+            "account_id": wf.watcher.intents.account_id,
+            "trade_strategy": "nakedtrader",
+            "symbol": "SPX",
+            "sec_type": "OPT",
+            "con_id": 999,
+            "right": "P",
+            "strike": "5000",
+            "expiry": "20261127",
+            "quantity": 1,
+            "entry_price": "1.00",
+            "status": "open",
+            "created_at": "2026-11-27T14:00:00+00:00",
+            "updated_at": "2026-11-27T14:00:00+00:00",
+        },
+    )
+    closed = await wf.watcher.settle_expired([], dt.date(2026, 11, 27), ex.clock.now())
+    nt = await store.fetchone("SELECT status FROM trades WHERE trade_strategy='nakedtrader'")
+    assert len(closed) == 1
+    assert nt == {"status": "open"}

@@ -32,13 +32,13 @@ from tests.sim_book.fakes import contract, lmt
 
 def test_cli_reconcile_file_then_trades(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["reconcile-eod", "--file", str(ORCL), "--json"]) == 0
-    out = json.loads(capsys.readouterr().out)
-    assert out["ok"] and out["rows_new"] == 9 and out["counts"]["assigned"] == 1
+    out = json.loads(capsys.readouterr().out)["data"]  # docs/cli.md document
+    assert out["rows_new"] == 9 and out["counts"]["assigned"] == 1
     assert main(["reconcile-eod", "--file", str(ORCL), "--json"]) == 0
-    again = json.loads(capsys.readouterr().out)
+    again = json.loads(capsys.readouterr().out)["data"]
     assert again["rows_new"] == 0 and again["status"] == "unchanged"
     assert main(["trades", "--json"]) == 0
-    data = json.loads(capsys.readouterr().out)
+    data = json.loads(capsys.readouterr().out)["data"]
     stock = next(t for t in data["trades"] if t["symbol"] == "ORCL" and t["sec_type"] == "STK")
     assert stock["basis_per_share"] == "49.47"
     assert main(["trades", "--since", "2017-09-01"]) == 0

@@ -17,16 +17,16 @@ from engine.cli.main import main
 REPO = Path(__file__).resolve().parents[2]
 
 
-def test_status_without_engine_says_so(
+def test_status_without_engine_starts_one_in_process(
     state_dir: Path, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     cfg = tmp_path / "c.yaml"
     cfg.write_text("ibkr:\n  simulated: true\n")
-    assert main(["status", "--config", str(cfg)]) == 1
-    assert "no engine is running for simulated" in capsys.readouterr().err
-    assert main(["status", "--config", str(cfg), "--json"]) == 1
-    out = json.loads(capsys.readouterr().out)
-    assert out["reason_code"] == "engine.not_running"
+    assert main(["status", "--config", str(cfg), "--json"]) == 0
+    doc = json.loads(capsys.readouterr().out)
+    assert doc["schema_version"] == 1 and doc["command"] == "status"
+    assert doc["data"]["engine"]["pid"] == os.getpid()  # in-process for this command
+    assert doc["data"]["engine"]["label"] == "SIMULATED"
 
 
 def test_headless_engine_serves_status_and_stops_on_sigterm(
@@ -44,13 +44,20 @@ def test_headless_engine_serves_status_and_stops_on_sigterm(
         text=True,
     )
     try:
+        from engine.api.socket_server import socket_alive
+
+        sock = state_dir / "run" / "engine-simulated.sock"
         deadline = time.monotonic() + 30
+        while time.monotonic() < deadline and not socket_alive(sock):
+            if proc.poll() is not None:
+                pytest.fail(f"engine exited early: {proc.stderr.read() if proc.stderr else ''}")
+            time.sleep(0.1)  # a command before the engine listens would start its own
         state = None
         while time.monotonic() < deadline:
             if proc.poll() is not None:
                 pytest.fail(f"engine exited early: {proc.stderr.read() if proc.stderr else ''}")
             if main(["status", "--config", str(cfg), "--json"]) == 0:
-                state = json.loads(capsys.readouterr().out)
+                state = json.loads(capsys.readouterr().out)["data"]
                 if state["connection"]["state"] == "READY":
                     break
             else:
@@ -61,7 +68,9 @@ def test_headless_engine_serves_status_and_stops_on_sigterm(
         assert main(["kill", "--config", str(cfg), "--json"]) == 0
         assert json.loads(capsys.readouterr().out)["data"]["halted"] is True
         assert main(["events", "--config", str(cfg), "--json", "--limit", "500"]) == 0
-        kinds = [json.loads(line)["code"] for line in capsys.readouterr().out.splitlines()]
+        events = json.loads(capsys.readouterr().out)["data"]["events"]
+        assert state["engine"]["pid"] == proc.pid  # answered over the socket
+        kinds = [e["code"] for e in events]
         assert "engine.killed" in kinds
         # a second headless engine for the same account is refused (exit 3)
         second = subprocess.run(
@@ -80,4 +89,5 @@ def test_headless_engine_serves_status_and_stops_on_sigterm(
             proc.kill()
             proc.wait()
     assert (state_dir / "logs" / "engine-simulated.log").exists()
-    assert main(["status", "--config", str(cfg)]) == 1
+    assert main(["status", "--config", str(cfg), "--json"]) == 0  # now in-process
+    assert json.loads(capsys.readouterr().out)["data"]["engine"]["pid"] == os.getpid()

@@ -122,3 +122,9 @@ def test_planned_skip_wins() -> None:
     assert nt is not None
     action, reason = decide(nt, nt.due, level=C, outcomes=OK_ALL)
     assert action == Action.SKIP and reason.code == "schedule.after_close"
+
+
+def test_missed_while_down_is_skipped_even_if_a_guard_says_no_now() -> None:
+    syncing = Reason("session.syncing", "re-synchronising with IBKR")
+    action, reason = decide(job(J.SCAN), at("11:30"), level=C, outcomes={}, blocked=syncing)
+    assert action == Action.SKIP and reason.code == "schedule.missed"

@@ -8,8 +8,11 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from engine.api.models import GetSchedule
+from rich.console import Console
+
+from engine.api.models import GetSchedule, GetStatus
 from engine.scheduler import jobs as J
+from engine.scheduler.display import render_schedule
 from tests.scheduler import checks
 from tests.scheduler.day import day_config, day_engine, drive, et
 
@@ -73,3 +76,11 @@ async def test_whole_trading_day_unattended(tmp_path: Path) -> None:
         assert all("due_local" in j for j in today["jobs"])
         assert res.data["next_session"]["session_date"] == "2026-11-25"
         assert len(res.data["last_runs"]) == len(J.JOB_NAMES)
+
+        # `putdesk status` shows the same: GetStatus carries the schedule section
+        status = await eng.request(GetStatus())
+        assert status.ok and status.data["schedule"]["today"]["session_date"] == "2026-11-24"
+        con = Console(record=True, width=160)
+        render_schedule(status.data["schedule"], con)
+        text = con.export_text()
+        assert "flex_sync" in text and "17:30" in text and "next session 2026-11-25" in text

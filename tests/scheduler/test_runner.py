@@ -94,7 +94,7 @@ async def test_after_the_open_window_no_execution(tmp_path: Path) -> None:
     assert got[J.TIER1][0] == "skipped" and got[J.TIER2][0] == "skipped"
     assert got[J.TIER2][1] == "schedule.prerequisite"
     runs = await JobRunRepo(store, "DU1234567").for_day(DAY)
-    assert "stale lineup is never executed" in (runs[J.TIER1].reason or "")
+    assert "stale lineup is never executed" in (runs[J.STAGE2].reason or "")
     assert calls.names() == [J.NAKEDTRADER]  # 09:45 + 20 min: still inside its window
     await store.close()
 
@@ -166,4 +166,49 @@ async def test_holiday_and_weekend_have_no_runs(tmp_path: Path) -> None:
         assert runner.next_wake == et(dt.date(2026, 11, 27), "09:15")
     assert calls.calls == []
     assert await outcomes(store, dt.date(2026, 11, 26)) == {}
+    await store.close()
+
+
+async def test_stale_lineup_from_an_earlier_session_is_cancelled(tmp_path: Path) -> None:
+    from engine.scheduler.actions import expire_stale_lineup
+    from engine.scheduler.plan import plan_day
+
+    store = await open_store(tmp_path)
+    eng = FakeEngine(store, et(DAY, "09:28"))
+    repo = JobRunRepo(store, "DU1234567")
+    prev = dt.date(2026, 11, 23)
+    stamp = "2026-11-23T14:00:00+00:00"
+    for _ in range(3):
+        await store.insert(
+            "lineup",
+            {
+                "account_id": "DU1234567",
+                "symbol": "AAPL",
+                "expiry": "20261204",
+                "strike": "210",
+                "quantity": 1,
+                "status": "approved",
+                "created_at": stamp,
+                "updated_at": stamp,
+            },
+        )
+    # yesterday's Stage 2 came up when entries 1 and 2 existed (and was refused)
+    await repo.finish(
+        J.STAGE2,
+        prev,
+        et(prev, "09:28"),
+        et(prev, "09:28"),
+        "refused",
+        Reason("guard.halted", "halted"),
+        {"lineup_max_id": 2},
+    )
+    job = plan_day(DAY, eng.cfg.schedule, eng.cfg.execution, eng.calendar).job(J.STAGE2)
+    assert job is not None
+    assert await expire_stale_lineup(eng, job) == [1, 2]
+    rows = await store.fetchall("SELECT id, status, reason_code FROM lineup ORDER BY id")
+    assert [(r["status"], r["reason_code"]) for r in rows] == [
+        ("cancelled", "schedule.stale_lineup"),
+        ("cancelled", "schedule.stale_lineup"),
+        ("approved", None),
+    ]
     await store.close()

@@ -114,7 +114,7 @@ def test_putdesk_sim_cli_runs_reports_and_saves_state(tmp_path: Path) -> None:
             timeout=30,
         )
         assert out.returncode == 0, out.stderr
-        assert json.loads(out.stdout)["port"] == info["port"]
+        assert json.loads(out.stdout)["data"]["port"] == info["port"]
         ctl = subprocess.run(
             [
                 sys.executable,

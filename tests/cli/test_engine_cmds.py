@@ -1,0 +1,73 @@
+"""status, orders, positions, events, kill/resume, execute-two-tier, reconcile-positions against
+the simulated gateway (no engine running: each command starts one in-process), human and --json,
+and the guard refusals (exit 3)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from tests.cli.conftest import Run, doc_of
+
+
+def test_status_human_and_json(run: Run) -> None:
+    code, out, err = run("status")
+    assert code == 0, err
+    assert "Connection" in out and "READY" in out and "Budget" in out
+    code, out, _ = run("status", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["ok"] and doc["command"] == "status"
+    d = doc["data"]
+    assert d["engine"]["pid"] == os.getpid() and d["engine"]["simulated"] is True
+    assert d["connection"]["state"] == "READY"
+    assert d["budget"]["available"] is True and d["halted"]["halted"] is False
+
+
+def test_orders_and_positions(run: Run) -> None:
+    code, out, _ = run("orders")
+    assert code == 0 and "0 open order(s)" in out and "order_ref" in out
+    code, out, _ = run("orders", "--json")
+    assert code == 0 and doc_of(out)["data"] == {"orders": []}
+    code, out, _ = run("positions")
+    assert code == 0 and "0 position(s)" in out
+    code, out, _ = run("positions", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["command"] == "positions" and doc["data"] == {"positions": []}
+
+
+def test_kill_refuses_execution_until_resume(run: Run) -> None:
+    code, out, _ = run("kill", "--reason", "cli test")
+    assert code == 0 and out.startswith("halted; 0 putdesk order(s) cancelled")
+    code, out, _ = run("status", "--json")
+    assert doc_of(out)["data"]["halted"]["halted"] is True  # persisted across engines
+    code, out, err = run("execute-two-tier")
+    assert code == 3 and err.startswith("refused [") and "cli test" in err
+    code, out, _ = run("execute-two-tier", "--json")
+    doc = doc_of(out)
+    assert code == 3 and doc["exit_code"] == 3 and doc["ok"] is False and doc["reason_code"]
+    code, out, _ = run("events", "--json", "--limit", "200")
+    events = doc_of(out)["data"]["events"]
+    assert any(e["code"] == "engine.killed" for e in events)
+    code, out, _ = run("events", "--limit", "200")
+    assert code == 0 and "cli test" in out
+    code, out, _ = run("resume")
+    assert code == 0 and out.startswith("resumed; trading allowed")
+    code, out, _ = run("resume", "--json")
+    assert code == 0 and doc_of(out)["data"]["halted"] is False
+
+
+def test_live_account_without_live_flag_is_refused(run: Run, config_file: Path) -> None:
+    config_file.write_text(config_file.read_text() + "  account_kind: live\n")
+    code, out, _ = run("execute-two-tier", "--json")
+    doc = doc_of(out)
+    assert code == 3 and doc["reason_code"] == "guard.live_flag"
+    code, _, err = run("execute-two-tier", "--live", "--yes-live", "U999")
+    assert code == 3 and "refused [" in err
+
+
+def test_reconcile_positions(run: Run) -> None:
+    code, out, _ = run("reconcile-positions", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["ok"] and doc["data"]["mismatches"] == []
+    code, out, _ = run("reconcile-positions")
+    assert code == 0 and "mismatches 0" in out

@@ -1,0 +1,48 @@
+"""`putdesk trades`, `reconcile-eod`, `import-historical-trades`: the account database (no
+engine needed), human and --json output and their exit codes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from tests.cli.conftest import Run, doc_of
+from tests.records.conftest import ORCL
+
+
+def test_trades_empty_then_after_a_flex_import(run: Run, tmp_path: Path) -> None:
+    code, out, _ = run("trades", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["command"] == "trades" and doc["data"]["trades"] == []
+    code, out, _ = run("reconcile-eod", "--file", str(ORCL), "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["command"] == "reconcile-eod" and doc["data"]["rows_new"] > 0
+    code, out, _ = run("reconcile-eod", "--file", str(ORCL))
+    assert code == 0 and out.strip()
+    code, out, _ = run("trades", "--since", "2017-09-01", "--json")
+    trades = doc_of(out)["data"]["trades"]
+    assert trades and all(t["symbol"] for t in trades)
+    code, out, _ = run("trades", "--since", "2017-09-01")
+    assert code == 0 and "ORCL" in out and out.splitlines()[0].startswith("id\tstrategy")
+    code, out, _ = run("trades", "--since", "2099-01-01", "--json")
+    assert code == 0 and doc_of(out)["data"]["trades"] == []
+
+
+def test_records_errors(run: Run, tmp_path: Path) -> None:
+    code, out, _ = run("reconcile-eod", "--json")
+    doc = doc_of(out)
+    assert code == 1 and doc["ok"] is False and "flex" in doc["error"]
+    code, out, _ = run("reconcile-eod", "--file", str(tmp_path / "missing.xml"), "--json")
+    assert code == 2 and doc_of(out)["exit_code"] == 2
+    code, _, err = run(
+        "import-historical-trades", "--start-date", "2025-02-01", "--end-date", "2025-01-01"
+    )
+    assert code == 2 and "before" in err
+    code, out, _ = run(
+        "import-historical-trades",
+        "--start-date",
+        "2025-01-01",
+        "--end-date",
+        "2025-01-31",
+        "--json",
+    )
+    assert code == 1 and doc_of(out)["ok"] is False  # no Flex token or query configured

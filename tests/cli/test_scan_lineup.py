@@ -1,0 +1,70 @@
+"""`putdesk scan` and `putdesk lineup` on the simulated gateway: every candidate's numbers,
+score components and rejection reasons, and the lineup's margin totals against the budget."""
+
+from __future__ import annotations
+
+from tests.cli.conftest import Run, doc_of
+
+SYMBOLS = ("NVDA", "META", "AAPL")
+
+
+def test_scan_json_candidates_and_lineup(run: Run) -> None:
+    code, out, err = run(
+        "scan", "--symbols", *SYMBOLS, "--auto-select", "--override-closed", "--json"
+    )
+    doc = doc_of(out)
+    assert code == 0 and doc["ok"] and doc["command"] == "scan", err
+    data = doc["data"]
+    assert {c["symbol"] for c in data["candidates"]} == set(SYMBOLS)
+    for c in data["candidates"]:
+        assert {"status", "reason_code", "reason_text", "underlying_price", "strike", "bid"} <= set(
+            c
+        )
+        assert {"score", "score_safety", "score_liquidity", "score_efficiency", "score_ai"} <= set(
+            c
+        )
+        if c["status"] == "rejected":
+            assert c["reason_code"] and c["reason_text"]
+    chosen = [c for c in data["candidates"] if c["status"] != "rejected"]
+    assert chosen, "the simulated market offers at least one candidate among NVDA/META/AAPL"
+    assert all(c["score"] is not None and c["margin"] is not None for c in chosen)
+    lineup = data["lineup"]
+    assert lineup["budget"]["available"] is True
+    assert {"budget", "lineup_margin", "headroom", "net_liquidation"} <= set(lineup["budget"])
+    added = data["auto_select"]["data"]["added"]
+    assert added and [e["id"] for e in lineup["entries"]] == added
+
+
+def test_scan_human_output(run: Run) -> None:
+    code, out, _ = run("scan", "--symbols", "AAPL", "--override-closed")
+    assert code == 0
+    assert out.startswith("scan ") and "AAPL" in out and "rejected" in out
+    assert "budget" in out  # the lineup's totals follow the scan
+
+
+def test_lineup_edit_cycle(run: Run) -> None:
+    code, out, _ = run("lineup")
+    assert code == 0 and "budget" in out.lower()
+    code, out, _ = run(
+        "scan", "--symbols", *SYMBOLS, "--auto-select", "--override-closed", "--json"
+    )
+    ids = doc_of(out)["data"]["auto_select"]["data"]["added"]
+    first = ids[0]
+    code, out, _ = run("lineup", "set-qty", str(first), "2", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["command"] == "lineup set-qty" and doc["data"]["quantity"] == 2
+    entry = next(e for e in doc["data"]["lineup"]["entries"] if e["id"] == first)
+    assert entry["quantity"] == 2
+    code, out, _ = run("lineup", "show")
+    assert code == 0 and "staged" in out
+    code, out, _ = run("lineup", "approve", str(first))
+    assert code == 0 and out.startswith("approve: ") and "approved" in out
+    if len(ids) > 1:
+        code, out, _ = run("lineup", "remove", str(ids[1]), "--json")
+        assert code == 0 and doc_of(out)["data"]["removed"]
+    code, out, _ = run("lineup", "set-qty", "99999", "1", "--json")
+    doc = doc_of(out)
+    assert code == 1 and doc["reason_code"] == "no_entry"
+    code, out, _ = run("lineup", "clear", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["data"]["lineup"]["entries"] == []
