@@ -178,10 +178,13 @@ class PutdeskApp(App[int]):
         self.set_interval(self.clock_tick_s, self._tick_clock)
         if self.handle_signals:
             loop = asyncio.get_running_loop()
-            for sig in (signal.SIGHUP, signal.SIGTERM):
+            for name in ("SIGHUP", "SIGTERM"):
+                sig = getattr(signal, name, None)
+                if sig is None:
+                    continue
                 try:
                     loop.add_signal_handler(sig, self._terminal_gone)
-                except (NotImplementedError, RuntimeError, ValueError):
+                except (RuntimeError, ValueError):  # no signal support here
                     pass
         self.attach()
 

@@ -12,7 +12,9 @@ from typing import Any
 import yaml
 from textual.theme import Theme
 
-THEMES_DIR = Path(__file__).resolve().parent.parent / "themes"
+from themes import THEMES_DIR as _SHIPPED_THEMES_DIR
+
+THEMES_DIR: Path = _SHIPPED_THEMES_DIR
 CSS_FILE = THEMES_DIR / "putdesk.tcss"
 DEFAULT_THEME = "putdesk-dark"
 

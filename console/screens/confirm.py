@@ -30,7 +30,7 @@ class ConfirmScreen(ModalScreen[bool]):
             yield Static(self.message, id="confirm-message")
             if self.word:
                 yield Static(f"Type {self.word} and press enter to confirm, escape to cancel.")
-                yield Input(placeholder=self.word, id="confirm-word", compact=True)
+                yield Input(id="confirm-word", compact=True)
             else:
                 yield Static("y: yes   n / escape: no", id="confirm-keys")
 

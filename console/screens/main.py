@@ -1,4 +1,4 @@
-"""The main screen: header, the five panes in tabs, footer. Panes render only when shown."""
+"""The main screen: header, the five panes in tabs, key bar. Panes render only when shown."""
 
 from __future__ import annotations
 
@@ -11,11 +11,12 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.lazy import Lazy
 from textual.screen import Screen
-from textual.widgets import Collapsible, Footer, Label, Static, TabbedContent, TabPane
+from textual.widgets import Collapsible, Label, Static, TabbedContent, TabPane
 
 from console.widgets.activity import ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader
+from console.widgets.keybar import KeyBar
 from console.widgets.lineup import LineupTable
 from console.widgets.nakedtrader import NakedTraderView
 from console.widgets.positions import OrdersTable, PositionsTable
@@ -43,10 +44,6 @@ class LineupPane(Vertical):
     def compose(self) -> ComposeResult:
         yield BudgetGauges(id="budget")
         yield LineupTable(id="lineup-table")
-        yield Static(
-            "+/- quantity  delete remove  space approve one  p approve all  x execute",
-            id="lineup-hint",
-        )
 
 
 class PositionsPane(Vertical):
@@ -84,10 +81,19 @@ class MainScreen(Screen[None]):
                 yield Lazy(NakedTraderPane())
             with TabPane("5 Activity", id="activity"):
                 yield ActivityLog(id="activity-log")
-        yield Footer()
+        yield KeyBar(id="keybar")
 
     def on_mount(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
+        self.update_keys()
+
+    def update_keys(self) -> None:
+        """Show the keys of the active pane (the settings keys while the panel is open)."""
+        pane = self.active_pane
+        if pane == "scanner" and not self.query_one("#settings-panel", Collapsible).collapsed:
+            pane = "settings"
+        keymap = getattr(self.app, "keymap", {})
+        self.query_one(KeyBar).show_for(pane, keymap)
 
     def on_resize(self) -> None:
         self.set_class(self.size.width < NARROW_BELOW, "-narrow")
@@ -95,6 +101,11 @@ class MainScreen(Screen[None]):
     @on(Collapsible.Expanded, "#settings-panel")
     def _settings_opened(self) -> None:
         self.ensure_settings_form()
+        self.update_keys()
+
+    @on(Collapsible.Collapsed, "#settings-panel")
+    def _settings_closed(self) -> None:
+        self.update_keys()
 
     def ensure_settings_form(self) -> SettingsForm:
         """The settings form, mounting it (with the engine's settings) on first use."""
@@ -117,6 +128,7 @@ class MainScreen(Screen[None]):
     @on(TabbedContent.TabActivated)
     def _tab_activated(self, event: TabbedContent.TabActivated) -> None:
         name = self.active_pane
+        self.update_keys()
         if name in self.dirty:
             self.call_after_refresh(self.render_section, name)
         self._focus_pane(name)

@@ -5,7 +5,9 @@ Every request goes through the pacer (priority + back-pressure) and ends within
 sectors, option parameters, an expiry's listed strikes) is cached per UTC day, so a rescan only
 asks IBKR for quotes, greeks and what-if margin. Option quotes stream (generic ticks 100, 101,
 106) for a batch that fits the market-data-line budget, wait for bid/ask/model greeks, then
-cancel; fields that did not arrive in time are listed in `Quote.missing`.
+cancel; fields that did not arrive in time are listed in `Quote.missing`. Underlying quotes,
+and option quotes that need no open interest (`option_snapshots`), are snapshots: one message,
+no generic ticks, nothing to cancel.
 """
 
 from __future__ import annotations
@@ -169,6 +171,7 @@ class MarketServices:
         *,
         request_timeout: float | None = None,
         quote_timeout: float = 6.0,
+        snapshot_timeout: float = 12.0,
         batch_size: int = 40,
         sector_overrides: dict[str, str] | None = None,
         now: Callable[[], dt.datetime] | None = None,
@@ -178,6 +181,7 @@ class MarketServices:
         self.ib = session.ib
         self.request_timeout = request_timeout or session.cfg.request_timeout_s
         self.quote_timeout = quote_timeout
+        self.snapshot_timeout = snapshot_timeout
         self.batch_size = max(1, min(batch_size, self.pacer.max_lines))
         self.sector_overrides = {k.upper(): v for k, v in (sector_overrides or {}).items()}
         self._now = now or (lambda: dt.datetime.now(dt.UTC))
@@ -270,9 +274,12 @@ class MarketServices:
         return Stock(und.symbol, "SMART", und.currency, conId=und.con_id)
 
     async def underlying_quote(self, und: Underlying) -> Quote:
-        quotes = await self._stream_batch(
-            [(und.con_id, self._und_contract(und), None)], "", ("price",)
-        )
+        """A snapshot (one message, no cancel, no generic ticks); it shares a stream already
+        open for the same contract instead."""
+        items: list[tuple[int, Contract, str | None]] = [
+            (und.con_id, self._und_contract(und), None)
+        ]
+        quotes = await self._snapshot_batch(items, ("price",))
         return quotes[und.con_id]
 
     async def option_chain(self, und: Underlying) -> list[OptionChainInfo]:
@@ -309,21 +316,54 @@ class MarketServices:
         key = ("strikes", und.con_id, expiry, trading_class, right)
         if key in cache:
             return list(cache[key])
+        refs = await self._option_details(
+            und, expiry, 0.0, trading_class, right, f"{und.symbol} {expiry} {trading_class} strikes"
+        )
+        if not refs:
+            raise BrokerError.of(
+                "broker.no_strikes", f"IBKR lists no {right} strikes for {und.symbol} {expiry}"
+            )
+        cache[key] = tuple(refs)
+        return refs
+
+    async def strike_contracts(
+        self, und: Underlying, strike: float, trading_class: str, right: str = "P"
+    ) -> list[OptionRef]:
+        """Every listed contract of one strike, across all expiries (one contract-details
+        request, cached per day); empty when no expiry lists it."""
+        cache = self._day_cache()
+        key = ("strike", und.con_id, strike, trading_class, right)
+        if key in cache:
+            return list(cache[key])
+        refs = await self._option_details(
+            und, "", strike, trading_class, right, f"{und.symbol} {strike:g}{right} contracts"
+        )
+        cache[key] = tuple(refs)
+        return refs
+
+    async def _option_details(
+        self,
+        und: Underlying,
+        expiry: str,
+        strike: float,
+        trading_class: str,
+        right: str,
+        what: str,
+    ) -> list[OptionRef]:
+        """Listed options matching a partial contract (empty expiry or strike 0 = any)."""
         probe = Option(
             und.symbol,
             expiry,
-            0.0,
+            strike,
             right,
             "SMART",
             currency=und.currency,
             tradingClass=trading_class,
         )
         details = await self._call(
-            Priority.CONTROL,
-            lambda: self.ib.reqContractDetailsAsync(probe),
-            f"{und.symbol} {expiry} {trading_class} strikes",
+            Priority.CONTROL, lambda: self.ib.reqContractDetailsAsync(probe), what
         )
-        refs = sorted(
+        return sorted(
             (
                 OptionRef(
                     symbol=und.symbol,
@@ -337,16 +377,10 @@ class MarketServices:
                 for d in details
                 if d.contract is not None
                 and d.contract.right == right
-                and d.contract.lastTradeDateOrContractMonth[:8] == expiry
+                and (not expiry or d.contract.lastTradeDateOrContractMonth[:8] == expiry)
             ),
-            key=lambda r: r.strike,
+            key=lambda r: (r.expiry, r.strike),
         )
-        if not refs:
-            raise BrokerError.of(
-                "broker.no_strikes", f"IBKR lists no {right} strikes for {und.symbol} {expiry}"
-            )
-        cache[key] = tuple(refs)
-        return refs
 
     async def option_quotes(self, options: list[OptionRef]) -> dict[int, Quote]:
         out: dict[int, Quote] = {}
@@ -358,6 +392,21 @@ class MarketServices:
                 await self._stream_batch(
                     items[i : i + self.batch_size], OPTION_GENERIC_TICKS, REQUIRED_OPTION_FIELDS
                 )
+            )
+        return out
+
+    async def option_snapshots(self, options: list[OptionRef]) -> dict[int, Quote]:
+        """One snapshot per option: bid/ask/last/volume and model greeks, but no generic ticks,
+        so no open interest (one message each, no cancel). Enough to reject a strike on price
+        or delta; a strike that may pass needs `option_quotes`. `missing` lists what did not
+        arrive of bid, ask and delta."""
+        out: dict[int, Quote] = {}
+        items: list[tuple[int, Contract, str | None]] = [
+            (o.con_id, self.option_contract(o), o.right) for o in options
+        ]
+        for i in range(0, len(items), self.batch_size):
+            out.update(
+                await self._snapshot_batch(items[i : i + self.batch_size], REQUIRED_OPTION_FIELDS)
             )
         return out
 
@@ -428,6 +477,68 @@ class MarketServices:
             c: quote_from_ticker(self._ticker(c, t), c, rights.get(c), now, required)
             for c, t in tickers.items()
         }
+        self._note_quality(quotes)
+        return quotes
+
+    async def _snapshot_batch(
+        self, items: list[tuple[int, Contract, str | None]], required: tuple[str, ...]
+    ) -> dict[int, Quote]:
+        """Snapshots (reqMktData snapshot=True, no generic ticks) for a batch: one message
+        each, each line freed by tickSnapshotEnd, so nothing to cancel. Contracts with a
+        stream open are read from that stream instead. Market data type and time are those of
+        the answer, as for a stream."""
+        shared = [it for it in items if it[0] in self._streams]
+        items = [it for it in items if it[0] not in self._streams]
+        out: dict[int, Quote] = {}
+        if shared:
+            out.update(await self._stream_batch(shared, "", required))
+        if not items:
+            return out
+        self._need_data()
+        connects = self.session.connects
+        tickers: dict[int, Ticker] = {}
+        futures: list[asyncio.Future[Any]] = []
+        ib = self.ib
+        async with self.pacer.lines(len(items)):
+            try:
+                for con_id, contract, _right in items:
+                    if con_id in tickers:
+                        continue
+                    self._need_data()
+                    _forget_stale_values(ib.ticker(contract))
+                    async with self.pacer.message(Priority.QUOTES):
+                        self._need_connection()
+                        req_id = ib.client.getReqId()
+                        futures.append(ib.wrapper.startReq(req_id, contract))
+                        tickers[con_id] = ib.wrapper.startTicker(req_id, contract, "snapshot")
+                        ib.client.reqMktData(req_id, contract, "", True, False, [])
+                    self.requests += 1
+                # tickSnapshotEnd ends each request; an error for one ends it too
+                await asyncio.wait_for(
+                    asyncio.gather(*futures, return_exceptions=True), self.snapshot_timeout
+                )
+            except TimeoutError:
+                log.info(
+                    "%d of %d snapshots unanswered",
+                    sum(not f.done() for f in futures),
+                    len(futures),
+                )
+            finally:
+                for t in tickers.values():
+                    ib.wrapper.endTicker(t, "snapshot")
+        if self.session.connects != connects or not self.session.connected:
+            raise BrokerError.of("session.disconnected", "connection to IBKR lost while quoting")
+        now = self._now()
+        rights = {c: r for c, _k, r in items}
+        quotes = {
+            c: quote_from_ticker(t, c, rights.get(c), now, required) for c, t in tickers.items()
+        }
+        self._note_quality(quotes)
+        out.update(quotes)
+        return out
+
+    def _note_quality(self, quotes: dict[int, Quote]) -> None:
+        """Tell the session data flows (and its type), or raise when it cannot."""
         if any(not q.missing for q in quotes.values()):
             self.session.note_data_ok()
             for q in quotes.values():
@@ -435,7 +546,6 @@ class MarketServices:
         elif self.session.state == ConnState.DATA_UNAVAILABLE:
             _ok, why = self.session.data_allowed()
             raise BrokerError(why)
-        return quotes
 
     def _ticker(self, con_id: int, fallback: Ticker) -> Ticker:
         entry = self._streams.get(con_id)

@@ -20,13 +20,18 @@ import argparse
 import asyncio
 import contextlib
 import json
+import logging
 import sys
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
 from typing import Any
 
 from engine.api.models import SCHEMA_VERSION, Cmd, ExitCode, Result
 
 Render = Callable[[dict[str, Any]], None]
+
+#: How long an in-process engine waits for its IBKR session before the command runs anyway.
+READY_TIMEOUT_S = 30.0
 
 #: Attributes that name a sub-action, appended to the command name in JSON documents.
 SUB_ACTION_ATTRS = ("config_cmd", "sim_cmd")
@@ -89,7 +94,12 @@ def result_document(command: str, result: Result) -> dict[str, Any]:
 
 
 def print_json(doc: dict[str, Any]) -> None:
-    print(json.dumps(doc, indent=2, default=str), flush=True)
+    try:
+        print(json.dumps(doc, indent=2, default=str), flush=True)
+    except BrokenPipeError:  # `putdesk ... --json | head`: the reader left; not an error
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def wants_json(args: argparse.Namespace) -> bool:
@@ -180,44 +190,105 @@ class Progress:
 
 
 # -- reaching the engine -------------------------------------------------------------------------
-async def open_api(args: argparse.Namespace, *, wait_ready: float = 30.0) -> Any:
-    """The running engine for the account (socket), else an in-process one (it stops when the
-    API is closed). Raises CliError for a bad config or an engine that holds the lock but does
-    not answer."""
+def load_cfg(args: argparse.Namespace) -> Any:
+    """The PutdeskConfig of `--config` (or the default chain); CliError (exit 1) when invalid."""
     from config.loader import ConfigError, load_config
-    from engine.api.client import NoEngine, connect_api
 
     try:
-        cfg = load_config(getattr(args, "config", None))
+        return load_config(getattr(args, "config", None))
     except ConfigError as exc:
         raise CliError(str(exc), code="config.invalid") from None
+
+
+@contextlib.contextmanager
+def command_logging(cfg: Any, account: str | None) -> Iterator[None]:
+    """While a command runs, log records (the in-process engine's, ib_async's) go to the
+    account's engine log file instead of the terminal; removed afterwards."""
+    from engine.runtime.logs import FORMAT
+    from engine.runtime.paths import EnginePaths
+
+    paths = EnginePaths.of(cfg, account)
     try:
-        return await connect_api(
+        paths.logs.mkdir(parents=True, exist_ok=True, mode=0o700)
+        handler: logging.Handler = logging.FileHandler(
+            paths.logs / f"engine-{paths.key}.log", encoding="utf-8"
+        )
+    except OSError:
+        handler = logging.NullHandler()
+    fmt = logging.Formatter(FORMAT)
+    fmt.converter = time.gmtime
+    handler.setFormatter(fmt)
+    root = logging.getLogger()
+    old_level = root.level
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    try:
+        yield
+    finally:
+        root.removeHandler(handler)
+        root.setLevel(old_level)
+        handler.close()
+
+
+async def wait_session(session: Any, timeout: float) -> bool:
+    """Wait until an in-process engine's IBKR session is READY; give up early once the first
+    connection attempt has failed (a guard then refuses what needs IBKR, exit 3)."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + timeout
+    while loop.time() < end:
+        state = str(session.state)
+        if state == "READY":
+            return True
+        if state in ("HALTED", "DATA_UNAVAILABLE"):
+            return False
+        reason = getattr(session, "reason", None)
+        if state == "DISCONNECTED" and reason is not None and reason.code != "session.not_started":
+            return False
+        await asyncio.sleep(0.05)
+    return False
+
+
+async def open_api(
+    args: argparse.Namespace, cfg: Any = None, *, wait_ready: float = READY_TIMEOUT_S
+) -> Any:
+    """The running engine for the account (socket), else an in-process one (it stops when the
+    API is closed) whose IBKR session had up to `wait_ready` seconds to get READY. Raises
+    CliError for a bad config or an engine that holds the lock but does not answer."""
+    from engine.api.client import NoEngine, connect_api
+
+    cfg = cfg if cfg is not None else load_cfg(args)
+    try:
+        api = await connect_api(
             getattr(args, "config", None),
             getattr(args, "account", None),
             cfg=cfg,
             live=bool(getattr(args, "live", False)),
-            wait_ready=wait_ready,
         )
     except NoEngine as exc:
         raise CliError(str(exc), code="engine.unreachable") from None
     except OSError as exc:
         raise CliError(f"cannot start the engine: {exc}", code="engine.start_failed") from None
+    engine = getattr(api, "engine", None)
+    if engine is not None:
+        await wait_session(engine.session, wait_ready)
+    return api
 
 
 @contextlib.asynccontextmanager
 async def engine_api(args: argparse.Namespace, progress: Progress) -> AsyncIterator[Any]:
     """`async with engine_api(args, progress) as api:`; closes (and stops an in-process
-    engine) on the way out."""
-    progress.update("connecting to the putdesk engine ...")
-    api = await open_api(args)
-    if getattr(api, "transport", "") == "in-process":
-        progress.update("engine started in-process for this command ...")
-    try:
-        yield api
-    finally:
-        progress.update("closing ...")
-        await api.close()
+    engine) on the way out. Log records go to the account's log file meanwhile."""
+    cfg = load_cfg(args)
+    with command_logging(cfg, getattr(args, "account", None)):
+        progress.update("connecting to the putdesk engine ...")
+        api = await open_api(args, cfg)
+        if getattr(api, "transport", "") == "in-process":
+            progress.update("engine started in-process for this command ...")
+        try:
+            yield api
+        finally:
+            progress.update("closing ...")
+            await api.close()
 
 
 async def _watch_progress(api: Any, kinds: Sequence[str], progress: Progress) -> None:
@@ -287,13 +358,15 @@ def run_async(
     """Run `work(api)` (which prints its own output and returns an exit code) with the engine."""
 
     async def main() -> int:
-        with Progress(text or f"putdesk {command_name(args)} ...") as show:
-            show.update("connecting to the putdesk engine ...")
-            api = await open_api(args)
-        try:
-            return await work(api)
-        finally:
-            await api.close()
+        cfg = load_cfg(args)
+        with command_logging(cfg, getattr(args, "account", None)):
+            with Progress(text or f"putdesk {command_name(args)} ...") as show:
+                show.update("connecting to the putdesk engine ...")
+                api = await open_api(args, cfg)
+            try:
+                return await work(api)
+            finally:
+                await api.close()
 
     try:
         return asyncio.run(main())

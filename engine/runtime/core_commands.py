@@ -143,9 +143,23 @@ async def get_orders(engine: Engine, _cmd: GetOrders) -> Result:
 
 
 async def get_positions(engine: Engine, _cmd: GetPositions) -> Result:
+    """IBKR positions with IBKR's own mark and unrealised P&L (portfolio updates), joined to
+    the open putdesk trade on the same contract for its strategy and bracket status."""
+    marks: dict[int, Any] = {}
+    for item in engine.session.ib.portfolio():
+        marks[int(item.contract.conId)] = item
+    trades: dict[int, dict[str, Any]] = {}
+    if engine.store is not None:
+        for row in await engine.store.fetchall(
+            "SELECT con_id, trade_strategy, bracket_status, id FROM trades "
+            "WHERE status IN ('open', 'pending') AND con_id IS NOT NULL ORDER BY id"
+        ):
+            trades[int(row["con_id"])] = row
     out = []
     for p in engine.services.positions():
         c = p.contract
+        mark = marks.get(int(c.conId))
+        trade = trades.get(int(c.conId), {})
         out.append(
             {
                 "account": p.account,
@@ -159,9 +173,22 @@ async def get_positions(engine: Engine, _cmd: GetPositions) -> Result:
                 "multiplier": c.multiplier,
                 "position": float(p.position),
                 "avg_cost": p.avgCost,
+                "market_price": _finite(mark.marketPrice) if mark is not None else None,
+                "market_value": _finite(mark.marketValue) if mark is not None else None,
+                "unrealized_pnl": _finite(mark.unrealizedPNL) if mark is not None else None,
+                "strategy": trade.get("trade_strategy"),
+                "bracket_status": trade.get("bracket_status"),
+                "trade_id": trade.get("id"),
             }
         )
     return Result.success(positions=out)
+
+
+def _finite(value: float | None) -> float | None:
+    """IBKR's numbers with its unset sentinels (NaN, Double.MAX) as None."""
+    if value is None or value != value or abs(value) >= 1e300:
+        return None
+    return float(value)
 
 
 async def get_events(engine: Engine, cmd: GetEvents) -> Result:

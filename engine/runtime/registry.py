@@ -17,6 +17,10 @@ from engine.broker.errors import BrokerError
 log = logging.getLogger(__name__)
 
 C = TypeVar("C", bound=Cmd)
+
+#: BrokerError codes meaning "no usable IBKR session" (not connected, connecting, re-syncing,
+#: 1100 halt, data unavailable): the command is refused (exit 3, docs/cli.md), not an error.
+NO_IBKR_PREFIX = "session."
 Handler = Callable[[Any], Awaitable[Result]]
 
 
@@ -51,6 +55,8 @@ class CommandRegistry:
         try:
             return await handler(cmd)
         except BrokerError as exc:
+            if exc.reason.code.startswith(NO_IBKR_PREFIX):  # no IBKR: a guard said no (3)
+                return Result.refused(exc.reason.text, code=exc.reason.code)
             return Result.fail(exc.reason.text, code=exc.reason.code)
         except Exception as exc:
             log.exception("command %s failed", type(cmd).__name__)

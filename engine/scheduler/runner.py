@@ -113,11 +113,12 @@ class SchedulerRunner:
     def publish(
         self, job: PlannedJob, phase: str, message: str, reason: Reason, **data: Any
     ) -> None:
+        outcome = data.get("outcome")
         severity = "info"
-        if phase == "finished" and data.get("outcome") in ("failed",):
+        if outcome == "failed":
             severity = "error"
-        elif phase == "finished" and data.get("outcome") in ("refused", "skipped"):
-            severity = "warning" if job.spec.sends_orders or job.skip is None else "info"
+        elif outcome in ("refused", "skipped") and job.spec.sends_orders:
+            severity = "warning"
         self.engine.bus.publish(
             "job",
             message,
@@ -238,7 +239,9 @@ class SchedulerRunner:
 
     # -- the loop ----------------------------------------------------------------------------
     async def run_forever(self) -> None:
-        while self.engine.store is None:
+        # job runs are kept per account: wait for the store and for the account (configured,
+        # or confirmed by IBKR on the first connection)
+        while self.engine.store is None or self.engine.account is None:
             await asyncio.sleep(self.poll_s)
         self.engine.bus.publish(
             "job",

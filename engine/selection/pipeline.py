@@ -43,6 +43,10 @@ from engine.selection.scoring import (
 #: IV used for the delta estimate when neither the underlying nor its ATM put gives one.
 DEFAULT_IV_GUESS = 0.5
 RISK_FREE_RATE = 0.04
+#: A later expiry's probe is streamed at once (not snapshotted first) when its |delta|,
+#: estimated at the shorter expiry's probe IV (which runs high), is at least this many times
+#: delta_min. A cost choice only: either way the probe is judged on its own quote.
+STREAM_PROBE_FACTOR = 2.0
 
 
 @dataclass
@@ -117,6 +121,8 @@ class DayCache:
         self.underlyings: dict[str, Underlying] = {}
         self.chains: dict[str, list[OptionChainInfo]] = {}
         self.strikes: dict[tuple[str, str, str], list[OptionRef]] = {}
+        #: (symbol, trading class, strike) -> that strike's contracts across expiries
+        self.strike_rows: dict[tuple[str, str, float], list[OptionRef]] = {}
 
     def roll(self, day: dt.date) -> None:
         if day != self.day:
@@ -124,6 +130,7 @@ class DayCache:
             self.underlyings.clear()
             self.chains.clear()
             self.strikes.clear()
+            self.strike_rows.clear()
 
 
 ProgressFn = Callable[[SymbolResult, int, int], Awaitable[None] | None]
@@ -270,6 +277,7 @@ class SelectionPipeline:
         passed: list[StrikeEval] = []
         today = F.et_date(now)
         hopeless_iv: float | None = None  # set when an earlier expiry's probe failed delta_min
+        hopeless: tuple[float, float] | None = None  # (that probe's strike, its IV)
         for expiry in expiries[: self.max_expiries]:
             if hopeless_iv is not None:
                 skip = self._hopeless(expiry, price, now, hopeless_iv)
@@ -277,9 +285,39 @@ class SelectionPipeline:
                     res.rejected.append(Rejection(expiry, 0.0, 0, skip))
                     continue
             res.expiry = expiry
+            years = F.years_to_expiry(expiry, now)
+            days = F.dte(expiry, today)
             key = (sym, expiry, chain.trading_class)
             refs = self.cache.strikes.get(key)
+            early: tuple[OptionRef, Quote | None, bool] | None = None
             if refs is None:
+                # Before asking for the expiry's strike list: probe the listed strike nearest
+                # the money at min OTM %; when it is below delta_min, so is every strike the
+                # list could hold, and the list is never requested.
+                top = await self._top_listed(und, chain, expiry, price)
+                if top is not None:
+                    tq, requote = await self._probe_quote(top, price, years, hopeless, allow_stale)
+                    if tq is not None and tq.delta is not None and abs(tq.delta) < cfg.delta_min:
+                        self._judge(res, top, tq, price, days, allow_stale, passed)
+                        res.rejected.append(
+                            Rejection(
+                                expiry,
+                                0.0,
+                                0,
+                                Reason(
+                                    F.R_DELTA,
+                                    f"every strike below {top.strike:g}: |delta| below "
+                                    f"{abs(tq.delta):.4f} (that of {top.strike:g}, nearer the "
+                                    f"money) < delta_min {cfg.delta_min:g}; strike list not "
+                                    "requested",
+                                ),
+                            )
+                        )
+                        if tq.iv and tq.iv > 0:
+                            hopeless_iv = float(tq.iv)
+                            hopeless = (top.strike, hopeless_iv)
+                        continue
+                    early = (top, tq, requote)
                 refs = await self.md.expiry_strikes(und, expiry, chain.trading_class, "P")
                 self.cache.strikes[key] = refs
             refs = [r for r in refs if r.right == "P" and r.con_id > 0]
@@ -307,13 +345,15 @@ class SelectionPipeline:
                         )
                     )
                 continue
-            years = F.years_to_expiry(expiry, now)
-            days = F.dte(expiry, today)
             # Probe the eligible strike nearest the money: it has the largest |delta| any
             # eligible strike can have, and its IV anchors the estimate for the rest.
             probe = max(eligible, key=lambda r: r.strike)
-            pq = (await self.md.option_quotes([probe])).get(probe.con_id)
-            self._judge(res, probe, pq, price, days, allow_stale, passed)
+            if early is not None and early[0].con_id == probe.con_id:
+                pq, requote = early[1], early[2]
+            else:
+                pq, requote = await self._probe_quote(probe, price, years, hopeless, allow_stale)
+            if not requote:
+                self._judge(res, probe, pq, price, days, allow_stale, passed)
             rest = [r for r in eligible if r is not probe]
             if pq is not None and pq.delta is not None and abs(pq.delta) < cfg.delta_min:
                 for r in rest:
@@ -331,15 +371,17 @@ class SelectionPipeline:
                     )
                 if pq.iv and pq.iv > 0:
                     hopeless_iv = float(pq.iv)
+                    hopeless = (probe.strike, hopeless_iv)
                 continue
             iv_guess = self._iv_guess(pq, probe, price, years, und_iv, res)
             pre = F.prefilter(
                 rest, price, years, iv_guess, cfg, self.max_quotes, RISK_FREE_RATE, probe.strike
             )
             res.rejected.extend(Rejection(expiry, o.strike, o.con_id, r) for o, r in pre.rejected)
-            if pre.kept:
-                quotes = await self.md.option_quotes(pre.kept)
-                for opt in pre.kept:
+            batch = [*pre.kept, probe] if requote else pre.kept
+            if batch:
+                quotes = await self.md.option_quotes(batch)
+                for opt in batch:
                     self._judge(res, opt, quotes.get(opt.con_id), price, days, allow_stale, passed)
             if passed:
                 break
@@ -386,6 +428,63 @@ class SelectionPipeline:
             res.finalists.append(s)
         if not res.finalists:
             res.reason = Reason(F.R_MARGIN, "no what-if margin for any finalist")
+
+    async def _top_listed(
+        self, und: Underlying, chain: OptionChainInfo, expiry: str, price: float
+    ) -> OptionRef | None:
+        """The put at the highest strike at least min OTM % below `price` among all expiries'
+        strikes, when `expiry` lists it (it is then that expiry's eligible strike nearest the
+        money). Asked once per strike across expiries, and only of a broker that offers
+        `strike_contracts`; None otherwise, or when that expiry does not list it."""
+        fetch = getattr(self.md, "strike_contracts", None)
+        eligible = [k for k in chain.strikes if F.otm_pct(price, k) >= self.cfg.min_otm_pct]
+        if fetch is None or not eligible:
+            return None
+        k = max(eligible)
+        ck = (und.symbol, chain.trading_class, k)
+        rows = self.cache.strike_rows.get(ck)
+        if rows is None:
+            try:
+                rows = list(await fetch(und, k, chain.trading_class, "P"))
+            except Exception:  # the expiry's strike list is asked for instead
+                return None
+            self.cache.strike_rows[ck] = rows
+        for r in rows:
+            if r.expiry == expiry and r.right == "P" and r.con_id > 0 and r.strike == k:
+                return r
+        return None
+
+    async def _probe_quote(
+        self,
+        probe: OptionRef,
+        price: float,
+        years: float,
+        prior: tuple[float, float] | None,
+        allow_stale: bool,
+    ) -> tuple[Quote | None, bool]:
+        """The probe's quote, and whether it must still be streamed (with the batch).
+
+        A snapshot (one message, no open interest) when the broker offers one and nothing
+        says the probe reaches `delta_min`: it settles a probe that fails a filter other than
+        volume / open interest. A probe that may pass goes into the streamed batch (the
+        snapshot's IV anchors the pre-filter meanwhile); a snapshot without delta or IV is
+        followed by a streamed quote. With an earlier expiry's probe IV (`prior`: strike, IV)
+        estimating this probe at or above `delta_min`, it is streamed at once."""
+        cfg = self.cfg
+        snap = getattr(self.md, "option_snapshots", None)
+        likely_in_band = False
+        if prior is not None:
+            sigma = F.skewed_vol(prior[1], prior[0], probe.strike)
+            est = bs_greeks(price, probe.strike, years, RISK_FREE_RATE, 0.0, sigma, "P").delta
+            likely_in_band = abs(est) >= cfg.delta_min * STREAM_PROBE_FACTOR
+        if snap is not None and not likely_in_band:
+            sq = (await snap([probe])).get(probe.con_id)
+            if sq is not None and sq.delta is not None and sq.iv is not None and sq.iv > 0:
+                problem = F.check_strike(
+                    probe, sq, price, cfg, allow_stale=allow_stale, liquidity=False
+                )
+                return sq, problem is None
+        return (await self.md.option_quotes([probe])).get(probe.con_id), False
 
     def _hopeless(self, expiry: str, price: float, now: dt.datetime, iv: float) -> Reason | None:
         """Skip a later expiry without asking IBKR when even the highest strike it could list

@@ -196,3 +196,39 @@ async def test_overlapping_quote_batches_share_one_line() -> None:
         assert set(qa) == {r.con_id for r in a} and set(qb) == {r.con_id for r in b}
         assert gw.stats()["peak_market_data_lines"] <= 9  # 3 strikes shared, none twice
         await wait_for(lambda: gw.market_data_lines() == 0)
+
+
+async def test_positions_carry_ibkr_mark_pnl_and_the_trade_strategy() -> None:
+    from engine.api.models import GetPositions
+    from engine.store.db import utcnow_iso
+
+    async with running_sim() as gw, sim_engine(gw) as eng:
+        und = await eng.services.qualify_underlying("AAPL")
+        chain = (await eng.services.option_chain(und))[0]
+        refs = await eng.services.expiry_strikes(und, chain.expirations[1], chain.trading_class)
+        ref = refs[-3]
+        contract = eng.services.option_contract(ref)
+        await eng.store.insert(
+            "trades",
+            {
+                "account_id": "DU1234567", "trade_strategy": "scanner", "symbol": "AAPL",
+                "con_id": ref.con_id, "quantity": 1, "status": "open",
+                "bracket_status": "active", "created_at": utcnow_iso(),
+                "updated_at": utcnow_iso(),
+            },
+        )  # fmt: skip
+        await eng.orders.place(contract, LimitOrder("SELL", 1, 0.01, orderRef="pd-pos-1"))
+        rows: list[dict[str, object]] = []
+        for _ in range(300):
+            res = await eng.request(GetPositions())
+            rows = [r for r in res.data["positions"] if r["con_id"] == ref.con_id]
+            if rows and rows[0]["market_price"] is not None:
+                break
+            gw.advance_clock(60)
+            await asyncio.sleep(0.01)
+        assert rows, "the sale filled and shows as a position"
+        row = rows[0]
+        assert row["position"] == -1
+        assert isinstance(row["market_price"], float) and row["market_price"] > 0
+        assert isinstance(row["unrealized_pnl"], float)
+        assert row["strategy"] == "scanner" and row["bracket_status"] == "active"

@@ -71,3 +71,18 @@ def test_reconcile_positions(run: Run) -> None:
     assert code == 0 and doc["ok"] and doc["data"]["mismatches"] == []
     code, out, _ = run("reconcile-positions")
     assert code == 0 and "mismatches 0" in out
+
+
+def test_no_ibkr_is_refused_quickly(run: Run, config_file: Path) -> None:
+    # a gateway that is not there: the in-process engine gives up waiting after the first
+    # failed connection attempt, and what needs IBKR is refused (3), not an error
+    config_file.write_text("ibkr:\n  simulated: false\n  port: 1\n")
+    code, out, _ = run("status", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["data"]["connection"]["state"] == "DISCONNECTED"
+    code, out, _ = run("positions", "--json")
+    doc = doc_of(out)
+    assert code == 3 and doc["reason_code"].startswith("session.")
+    code, _, err = run("execute-two-tier")
+    assert code == 3 and err.startswith("refused [")
+    assert "Make sure API port" not in err  # ib_async's log lines go to the log file
