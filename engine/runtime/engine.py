@@ -213,9 +213,17 @@ class Engine:
             clock=self.clock,
             account_id=acct,
             port=self.cfg.sim.port,
+            state_file=self.paths.state / f"sim-{acct}.json",
         )
         await self.sim.start()
         self.session.port = int(self.sim.port)
+        # The simulated account's Flex Web Service, so the nightly sync and reconcile-eod work
+        # in the demo too (records.service finds it as engine.sim.flex).
+        from engine.sim.flex_service import FlexService
+
+        flex = FlexService(self.sim.book, port=self.cfg.sim.flex_port)
+        await flex.start()
+        self.sim.flex = flex
 
     async def stop(self) -> None:
         if self._stopped.is_set():
@@ -235,6 +243,10 @@ class Engine:
                 await self.socket_server.close()
             self.socket_server = None
         if self.sim is not None:
+            flex = getattr(self.sim, "flex", None)
+            if flex is not None:
+                with contextlib.suppress(Exception):
+                    await flex.stop()
             with contextlib.suppress(Exception):
                 await self.sim.stop()
             self.sim = None

@@ -53,7 +53,7 @@ EST_LOW_FACTOR = 0.5
 #: probe the estimate takes the probe's IV plus the skew allowance, which overstates the IV
 #: of farther strikes and so their |delta| (an OTM put's |delta| grows with IV): a strike
 #: estimated under PREFILTER_LOW_FACTOR x delta_min is left unquoted. Against the simulator's
-#: chains the estimate lies within 10 % of the real |delta|; the factor leaves 20 %.
+#: chains the estimate lay within 10 % of the quoted |delta|, hence 0.9.
 PREFILTER_LOW_FACTOR = 0.9
 EST_HIGH_FACTOR = 1.5
 #: Relative IV added per unit of log-moneyness below the strike where IV was measured.

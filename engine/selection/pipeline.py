@@ -1,12 +1,15 @@
 """Request-minimal scan orchestration over any `engine.domain.MarketData`.
 
-Per symbol: qualify -> underlying quote -> option parameters -> the preferred expiry's listed
-put strikes -> pre-filter by OTM % and Black-Scholes delta estimated from one IV guess ->
-quotes/greeks for the few strikes left -> filters -> what-if margin for the finalists. The
-next expiry in the DTE window is tried only when nothing in the first one passes. Contract
-ids, option parameters and an expiry's strikes are cached per exchange day (`DayCache`), so a
-rescan asks IBKR only for quotes, greeks and margin. Symbols run concurrently under a
-semaphore; the broker's pacer enforces the message and market-data-line budget.
+Per symbol: qualify -> underlying quote -> option parameters -> the probe (the listed put
+nearest the money at min OTM %, found across expiries in one request and snapshotted first
+when the broker offers both) -> the preferred expiry's listed put strikes, only when the probe
+can pass -> pre-filter by OTM % and Black-Scholes delta estimated from the probe's IV ->
+streamed quotes/greeks for the few strikes left -> filters -> what-if margin for the
+finalists. The next expiry in the DTE window is tried only when nothing in the first one
+passes. Contract ids, option parameters and an expiry's strikes are cached per exchange day
+(`DayCache`), so a rescan asks IBKR only for quotes, greeks and margin. Symbols run
+concurrently under a semaphore; the broker's pacer enforces the message and
+market-data-line budget.
 """
 
 from __future__ import annotations
