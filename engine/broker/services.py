@@ -189,6 +189,7 @@ class MarketServices:
         self._cache: dict[tuple[Any, ...], Any] = {}
         self._streams: dict[int, tuple[Contract, str]] = {}
         self._stream_refs: dict[int, int] = {}  # concurrent batches share one stream
+        self._snapshots_in_flight: dict[int, asyncio.Future[None]] = {}
         self._last_account: dict[str, str] = {}
         self.requests = 0
         session.ib.RaiseRequestErrors = True
@@ -446,7 +447,8 @@ class MarketServices:
                         tickers[con_id] = shared
                         self._stream_refs[con_id] += 1
                         continue
-                    _forget_stale_values(self.ib.ticker(contract))
+                    if con_id not in self._snapshots_in_flight:  # its reset is fresh
+                        _forget_stale_values(self.ib.ticker(contract))
                     async with self.pacer.message(Priority.QUOTES):
                         tickers[con_id] = self.ib.reqMktData(contract, generic, False, False)
                     self._streams[con_id] = (contract, generic)
@@ -485,26 +487,44 @@ class MarketServices:
     ) -> dict[int, Quote]:
         """Snapshots (reqMktData snapshot=True, no generic ticks) for a batch: one message
         each, each line freed by tickSnapshotEnd, so nothing to cancel. Contracts with a
-        stream open are read from that stream instead. Market data type and time are those of
-        the answer, as for a stream."""
+        stream open are read from that stream instead, and a contract whose snapshot is
+        already in flight waits for that answer (ib_async keeps one Ticker per contract).
+        Market data type and time are those of the answer, as for a stream."""
         shared = [it for it in items if it[0] in self._streams]
         items = [it for it in items if it[0] not in self._streams]
+        waiting = [it for it in items if it[0] in self._snapshots_in_flight]
+        items = [it for it in items if it[0] not in self._snapshots_in_flight]
         out: dict[int, Quote] = {}
         if shared:
             out.update(await self._stream_batch(shared, "", required))
-        if not items:
-            return out
+        if items:
+            out.update(await self._snapshot_requests(items, required))
+        for con_id, contract, right in waiting:
+            done = self._snapshots_in_flight.get(con_id)
+            if done is not None:
+                await asyncio.shield(done)
+            ticker = self.ib.ticker(contract)
+            if ticker is not None:
+                out[con_id] = quote_from_ticker(ticker, con_id, right, self._now(), required)
+        return out
+
+    async def _snapshot_requests(
+        self, items: list[tuple[int, Contract, str | None]], required: tuple[str, ...]
+    ) -> dict[int, Quote]:
         self._need_data()
         connects = self.session.connects
         tickers: dict[int, Ticker] = {}
         futures: list[asyncio.Future[Any]] = []
         ib = self.ib
+        loop = asyncio.get_running_loop()
+        mine: dict[int, asyncio.Future[None]] = {}
         async with self.pacer.lines(len(items)):
             try:
                 for con_id, contract, _right in items:
                     if con_id in tickers:
                         continue
                     self._need_data()
+                    mine[con_id] = self._snapshots_in_flight[con_id] = loop.create_future()
                     _forget_stale_values(ib.ticker(contract))
                     async with self.pacer.message(Priority.QUOTES):
                         self._need_connection()
@@ -526,6 +546,9 @@ class MarketServices:
             finally:
                 for t in tickers.values():
                     ib.wrapper.endTicker(t, "snapshot")
+                for con_id, done in mine.items():
+                    self._snapshots_in_flight.pop(con_id, None)
+                    done.set_result(None)
         if self.session.connects != connects or not self.session.connected:
             raise BrokerError.of("session.disconnected", "connection to IBKR lost while quoting")
         now = self._now()
@@ -534,8 +557,7 @@ class MarketServices:
             c: quote_from_ticker(t, c, rights.get(c), now, required) for c, t in tickers.items()
         }
         self._note_quality(quotes)
-        out.update(quotes)
-        return out
+        return quotes
 
     def _note_quality(self, quotes: dict[int, Quote]) -> None:
         """Tell the session data flows (and its type), or raise when it cannot."""

@@ -50,10 +50,9 @@ R_OUTSCORED = "outscored"
 #: shorter expiry's probe IV) under EST_LOW_FACTOR x delta_min.
 EST_LOW_FACTOR = 0.5
 #: Estimated-delta band of the pre-filter, as factors of [delta_min, delta_max]. Below the
-#: probe the estimate takes the probe's IV plus the skew allowance, which overstates the IV
-#: of farther strikes and so their |delta| (an OTM put's |delta| grows with IV): a strike
-#: estimated under PREFILTER_LOW_FACTOR x delta_min is left unquoted. Against the simulator's
-#: chains the estimate lay within 10 % of the quoted |delta|, hence 0.9.
+#: probe the estimate takes the probe's IV plus the skew allowance (an OTM put's |delta| grows
+#: with IV). Against the simulator's chains it lay within 10 % of the quoted |delta|, above or
+#: below, so a strike estimated under PREFILTER_LOW_FACTOR x delta_min is left unquoted.
 PREFILTER_LOW_FACTOR = 0.9
 EST_HIGH_FACTOR = 1.5
 #: Relative IV added per unit of log-moneyness below the strike where IV was measured.

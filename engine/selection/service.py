@@ -183,6 +183,10 @@ def _public_candidate(row: dict[str, Any]) -> dict[str, Any]:
 class SelectionService:
     """The scanner, auto-select and lineup handlers of one engine."""
 
+    def _lineup(self) -> LineupRepo:
+        """The lineup repository, stamping rows with the engine clock."""
+        return LineupRepo(self.store, self.engine.now)
+
     def __init__(self, engine: EngineLike, advisor: Advisor | None = None) -> None:
         self.engine = engine
         self.cache = DayCache()
@@ -235,7 +239,7 @@ class SelectionService:
     async def _budget_state(
         self, snap: AccountSnapshot, exclude: int | None = None
     ) -> tuple[BudgetState, list[L.LineupEntry]]:
-        rows = await LineupRepo(self.store).active(self.engine.account)
+        rows = await self._lineup().active(self.engine.account)
         entries = [L.LineupEntry.from_row(r) for r in rows]
         state = L.budget_state(
             snap.net_liquidation,
@@ -374,7 +378,7 @@ class SelectionService:
         )
 
     async def _context(self, snap: AccountSnapshot | None) -> PortfolioContext:
-        rows = await LineupRepo(self.store).active(self.engine.account)
+        rows = await self._lineup().active(self.engine.account)
         sectors: dict[str, int] = {}
         for r in rows:
             sectors[r.get("sector") or "Unknown"] = sectors.get(r.get("sector") or "Unknown", 0) + 1
@@ -416,7 +420,7 @@ class SelectionService:
                 self._lineup_row(rows[p.candidate.candidate_id], p.quantity, scan)
                 for p in sel.picks
             ]
-            ids = await LineupRepo(self.store).add_many(new_rows)
+            ids = await self._lineup().add_many(new_rows)
         skipped = [
             {"symbol": c.symbol, "candidate_id": c.candidate_id, "code": r.code, "text": r.text}
             for c, r in sel.skipped
@@ -496,17 +500,17 @@ class SelectionService:
             problem = check_stage(pc, qty, state, self.cfg.budget)
             if problem is not None:
                 return Result.refused(problem.text, code=problem.code)
-            lid = await LineupRepo(self.store).add(self._lineup_row(cand, qty, scan))
+            lid = await self._lineup().add(self._lineup_row(cand, qty, scan))
         self.publish("lineup.changed", f"staged {cand['symbol']} x{qty}", added=[lid])
         return Result.success(lineup_id=lid, quantity=qty, budget=state.summary())
 
     async def unstage(self, cmd: Unstage) -> Result:
-        changed = await LineupRepo(self.store).set_status(cmd.lineup_ids, "removed")
+        changed = await self._lineup().set_status(cmd.lineup_ids, "removed")
         self.publish("lineup.changed", f"removed {len(changed)} entries", removed=changed)
         return Result.success(removed=changed)
 
     async def set_quantity(self, cmd: SetQuantity) -> Result:
-        lrepo = LineupRepo(self.store)
+        lrepo = self._lineup()
         row = await lrepo.get(cmd.lineup_id)
         if row is None or row["status"] not in L.ACTIVE:
             return Result.fail(f"no active lineup entry {cmd.lineup_id}", code="no_entry")
@@ -536,7 +540,7 @@ class SelectionService:
         return Result.success(lineup_id=cmd.lineup_id, quantity=cmd.quantity)
 
     async def approve(self, cmd: Approve) -> Result:
-        lrepo = LineupRepo(self.store)
+        lrepo = self._lineup()
         rows = await lrepo.active(self.engine.account)
         wanted = set(cmd.lineup_ids) if cmd.lineup_ids is not None else None
         targets = [
@@ -558,12 +562,12 @@ class SelectionService:
         return Result.success(approved=approved, refused=refused)
 
     async def clear(self, cmd: ClearLineup) -> Result:
-        removed = await LineupRepo(self.store).clear(self.engine.account)
+        removed = await self._lineup().clear(self.engine.account)
         self.publish("lineup.changed", f"lineup cleared ({len(removed)} entries)", removed=removed)
         return Result.success(removed=removed)
 
     async def get_lineup(self, cmd: GetLineup) -> Result:
-        rows = await LineupRepo(self.store).active(self.engine.account)
+        rows = await self._lineup().active(self.engine.account)
         snap, why = await self._snapshot()
         budget: dict[str, Any]
         if snap is None:

@@ -7,8 +7,9 @@ closed-market override and is never cleared; execution refuses them on live acco
 
 from __future__ import annotations
 
+import datetime as dt
 import json
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
@@ -18,15 +19,22 @@ ACTIVE_STATUSES = ("staged", "approved")
 
 
 class LineupRepo:
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, now: Callable[[], dt.datetime] | None = None):
+        self._clock_now = now
         self.store = store
+
+    def _stamp(self) -> str:
+        """Now in UTC from the engine clock (virtual time in simulations), else the wall."""
+        if self._clock_now is None:
+            return utcnow_iso()
+        return self._clock_now().astimezone(dt.UTC).isoformat(timespec="microseconds")
 
     async def add(self, values: dict[str, Any]) -> int:
         return (await self.add_many([values]))[0]
 
     async def add_many(self, rows: Sequence[dict[str, Any]]) -> list[int]:
         """Insert entries in one transaction; `selection` (a dict) goes to selection_json."""
-        now = utcnow_iso()
+        now = self._stamp()
         ids = []
         async with self.store.transaction() as conn:
             for values in rows:
@@ -64,7 +72,7 @@ class LineupRepo:
         self, ids: Sequence[int], status: str, *, only_from: Sequence[str] = ACTIVE_STATUSES
     ) -> list[int]:
         """Move entries currently in `only_from` to `status`; returns the ids changed."""
-        now = utcnow_iso()
+        now = self._stamp()
         changed = []
         async with self.store.transaction() as conn:
             for i in ids:
@@ -82,7 +90,7 @@ class LineupRepo:
     async def set_quantity(self, lineup_id: int, quantity: int) -> None:
         async with self.store.transaction() as conn:
             await update_row(
-                conn, "lineup", lineup_id, {"quantity": quantity, "updated_at": utcnow_iso()}
+                conn, "lineup", lineup_id, {"quantity": quantity, "updated_at": self._stamp()}
             )
 
     async def clear(self, account_id: str | None) -> list[int]:

@@ -3,6 +3,8 @@ snapshot and nothing to cancel, market data type and time carried, no line left 
 
 from __future__ import annotations
 
+import asyncio
+
 from engine.domain import MarketDataType
 from engine.sim.testing import running_sim
 from tests.broker.conftest import sim_engine
@@ -56,3 +58,13 @@ async def test_strike_contracts_list_one_strike_across_expiries() -> None:
         sent = eng.pacer.sent
         assert await svc.strike_contracts(und, k, chain.trading_class) == rows
         assert eng.pacer.sent == sent  # cached for the day
+
+
+async def test_concurrent_snapshots_of_one_contract_share_the_answer() -> None:
+    async with running_sim(seed=3) as gw, sim_engine(gw) as eng:
+        svc = eng.services
+        und = await svc.qualify_underlying("MSFT")
+        sent = eng.pacer.sent
+        a, b = await asyncio.gather(svc.underlying_quote(und), svc.underlying_quote(und))
+        assert eng.pacer.sent - sent == 1
+        assert a.last is not None and a.last == b.last and not b.missing
