@@ -150,7 +150,10 @@ def _path(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     path, cfg = loaded
+    from engine.runtime.paths import EnginePaths
+
     state = state_dir(cfg.paths.state_dir)
+    engine_paths = EnginePaths.of(cfg, None)
     info = {
         "config": str(path),
         "config_env": os.environ.get(CONFIG_ENV),
@@ -159,6 +162,9 @@ def _path(args: argparse.Namespace) -> int:
         "state_dir": str(state),
         "database": str(database_path(state, cfg.paths.database)),
         "log_dir": str(log_dir(state, cfg.paths.log_dir)),
+        # what the account's engine uses (engine.runtime.paths.EnginePaths)
+        "engine_database": str(engine_paths.database),
+        "engine_socket": str(engine_paths.socket),
     }
     if args.json:
         _print_doc(args, ok=True, data=info)

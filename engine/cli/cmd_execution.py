@@ -9,8 +9,6 @@ without --live and the typed confirmation, execution already running).
 from __future__ import annotations
 
 import argparse
-import asyncio
-import json
 import sys
 from typing import Any
 
@@ -36,11 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     if "orders" not in sub.choices:
         o = sub.add_parser("orders", help="open and today's orders")
         common_options(o)
-        o.set_defaults(func=lambda a: _call(a, GetOrders(), _render_rows))
+        o.set_defaults(func=lambda a: _call(a, GetOrders(), _render_orders))
     if "positions" not in sub.choices:
         p = sub.add_parser("positions", help="IBKR positions")
         common_options(p)
-        p.set_defaults(func=lambda a: _call(a, GetPositions(), _render_rows))
+        p.set_defaults(func=lambda a: _call(a, GetPositions(), _render_positions))
 
 
 def _execute(args: argparse.Namespace) -> int:
@@ -51,38 +49,20 @@ def _execute(args: argparse.Namespace) -> int:
             typed = input("Live account: type the account id to confirm: ").strip()
         live_confirmed = bool(typed) and (args.account is None or typed == args.account)
         if not live_confirmed:
-            print(
-                "refused [live.unconfirmed]: live execution needs the typed account id",
-                file=sys.stderr,
-            )
-            return 3
+            from engine.cli.common import fail
+
+            return fail(args, "live execution needs the typed account id", 3, "live.unconfirmed")
     return _call(args, ExecuteNow(live_confirmed=live_confirmed), _render_execution)
 
 
+#: Events shown on the progress line (stderr, terminal only) while a command runs.
+PROGRESS_KINDS = ("execution.decision", "order.status", "order.fill", "trade.opened")
+
+
 def _call(args: argparse.Namespace, cmd: Any, render: Any) -> int:
-    from engine.api.client import NoEngine, connect_api
+    from engine.cli import common
 
-    async def main() -> int:
-        try:
-            api = await connect_api(args.config, args.account, live=args.live, wait_ready=30)
-        except (NoEngine, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        try:
-            result = await api.request(cmd)
-        finally:
-            await api.close()
-        if args.json:
-            print(json.dumps(result.model_dump(mode="json"), default=str))
-        elif not result.ok:
-            code = f" [{result.reason_code}]" if result.reason_code else ""
-            kind = "refused" if result.exit_code == 3 else "error"
-            print(f"{kind}{code}: {result.error}", file=sys.stderr)
-        else:
-            render(result.data)
-        return int(result.exit_code)
-
-    return asyncio.run(main())
+    return common.run(args, cmd, render, progress_kinds=PROGRESS_KINDS)
 
 
 def _render_execution(data: dict[str, Any]) -> None:
@@ -102,9 +82,13 @@ def _render_reconcile(data: dict[str, Any]) -> None:
         print(f"  {m['code']}: {m['reason']}")
 
 
-def _render_rows(data: dict[str, Any]) -> None:
-    for key, rows in data.items():
-        if isinstance(rows, list):
-            print(f"{key}: {len(rows)}")
-            for r in rows:
-                print("  " + (json.dumps(r, default=str) if isinstance(r, dict) else str(r)))
+def _render_orders(data: dict[str, Any]) -> None:
+    from engine.cli.common import render_orders
+
+    render_orders(data)
+
+
+def _render_positions(data: dict[str, Any]) -> None:
+    from engine.cli.common import render_positions
+
+    render_positions(data)

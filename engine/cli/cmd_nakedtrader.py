@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import sys
 from typing import Any
 
@@ -84,7 +83,9 @@ def dry_run_flag(args: argparse.Namespace) -> bool | None:
 
 def _emit(args: argparse.Namespace, result: Any, render: Any) -> int:
     if args.json:
-        print(json.dumps(result.model_dump(mode="json"), default=str))
+        from engine.cli.common import command_name, print_json, result_document
+
+        print_json(result_document(command_name(args), result))
     else:
         if result.data:
             render(result.data)
@@ -96,30 +97,21 @@ def _emit(args: argparse.Namespace, result: Any, render: Any) -> int:
 
 
 def _request(args: argparse.Namespace, cmds: Any, render: Any, follow: float | None = None) -> int:
-    from engine.api.client import NoEngine, connect_api
+    from engine.cli import common
 
-    async def main() -> int:
-        try:
-            api = await connect_api(args.config, args.account, live=args.live, wait_ready=30)
-        except (NoEngine, OSError) as exc:
-            print(f"error: {exc}", file=sys.stderr)
-            return 1
-        try:
-            while True:
-                result = await api.request(cmds)
-                code = _emit(args, result, render)
-                live = result.data.get("open") if result.ok else None
-                if follow is None or not live:
-                    return code
-                await asyncio.sleep(follow)
-        finally:
-            await api.close()
+    async def work(api: Any) -> int:
+        while True:
+            result = await api.request(cmds)
+            code = _emit(args, result, render)
+            live = result.data.get("open") if result.ok else None
+            if follow is None or not live:
+                return code
+            await asyncio.sleep(follow)
 
     try:
-        return asyncio.run(main())
+        return common.run_async(args, work)
     except Exception as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 1
+        return common.fail(args, str(exc))
 
 
 def render_plan(data: dict[str, Any]) -> None:

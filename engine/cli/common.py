@@ -33,6 +33,9 @@ Render = Callable[[dict[str, Any]], None]
 #: How long an in-process engine waits for its IBKR session before the command runs anyway.
 READY_TIMEOUT_S = 30.0
 
+#: Exit code after SIGTERM (128 + 15), as a shell reports it.
+TERMINATED = 143
+
 #: Attributes that name a sub-action, appended to the command name in JSON documents.
 SUB_ACTION_ATTRS = ("config_cmd", "sim_cmd")
 
@@ -355,18 +358,29 @@ def run(
 def run_async(
     args: argparse.Namespace, work: Callable[[Any], Awaitable[int]], *, text: str | None = None
 ) -> int:
-    """Run `work(api)` (which prints its own output and returns an exit code) with the engine."""
+    """Run `work(api)` (which prints its own output and returns an exit code) with the engine.
+    SIGTERM ends it like Ctrl-C: the engine is closed (an in-process one stopped) first."""
 
     async def main() -> int:
+        import signal
+
+        loop = asyncio.get_running_loop()
+        task = asyncio.current_task()
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            if task is not None:
+                loop.add_signal_handler(signal.SIGTERM, task.cancel)
         cfg = load_cfg(args)
-        with command_logging(cfg, getattr(args, "account", None)):
-            with Progress(text or f"putdesk {command_name(args)} ...") as show:
-                show.update("connecting to the putdesk engine ...")
-                api = await open_api(args, cfg)
-            try:
-                return await work(api)
-            finally:
-                await api.close()
+        try:
+            with command_logging(cfg, getattr(args, "account", None)):
+                with Progress(text or f"putdesk {command_name(args)} ...") as show:
+                    show.update("connecting to the putdesk engine ...")
+                    api = await open_api(args, cfg)
+                try:
+                    return await work(api)
+                finally:
+                    await api.close()
+        except asyncio.CancelledError:
+            return TERMINATED
 
     try:
         return asyncio.run(main())
