@@ -366,7 +366,7 @@ def run_async(
 
         loop = asyncio.get_running_loop()
         task = asyncio.current_task()
-        with contextlib.suppress(NotImplementedError, RuntimeError):
+        with contextlib.suppress(RuntimeError):  # no signal handlers on this platform
             if task is not None:
                 loop.add_signal_handler(signal.SIGTERM, task.cancel)
         cfg = load_cfg(args)

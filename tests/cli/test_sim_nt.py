@@ -43,7 +43,7 @@ def test_sim_stats_counts_an_engine_session(run: Run, config_file: Path) -> None
         assert code == 0, err
         code, out, _ = run("sim", "stats", "--json")
         doc = doc_of(out)
-        assert code == 0 and doc["ok"] and STATS_KEYS <= set(doc["data"])
+        assert code == 0 and doc["ok"] and set(doc["data"]) >= STATS_KEYS
         assert doc["data"]["messages_received"] > 0 and doc["data"]["port"] == info["port"]
         code, out, _ = run("sim", "stats")
         assert code == 0 and "messages_received" in out and "peak_msgs_per_sec" in out
