@@ -63,7 +63,7 @@ NOTES: dict[str, str] = {
     "console.theme": "putdesk-dark, putdesk-light, or a Textual theme name",
     "console.animations": "Textual animations (off by default: better over SSH)",
     "paths.state_dir": "Default: platformdirs user state dir; PUTDESK_STATE_DIR wins",
-    "paths.database": "Default: <state_dir>/putdesk.db",
+    "paths.database": "Default: <state_dir>/putdesk-<account>.db (one per account)",
     "paths.log_dir": "Default: <state_dir>/logs",
     "sim.seed": "Seed of the simulated market (same seed, same market)",
     "sim.speed": "Simulated seconds per real second",

@@ -40,6 +40,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     pa = csub.add_parser("path", help="print which config file is in use and where state lives")
     pa.add_argument("--config", metavar="FILE")
+    pa.add_argument("--account", metavar="ID", help="the account whose files to show")
     pa.add_argument("--json", action="store_true")
     pa.set_defaults(func=_path)
 
@@ -144,7 +145,7 @@ def _show(args: argparse.Namespace) -> int:
 
 
 def _path(args: argparse.Namespace) -> int:
-    from config.paths import database_path, log_dir, state_dir, user_config_file
+    from config.paths import state_dir, user_config_file
 
     loaded = _load(args)
     if isinstance(loaded, int):
@@ -153,18 +154,17 @@ def _path(args: argparse.Namespace) -> int:
     from engine.runtime.paths import EnginePaths
 
     state = state_dir(cfg.paths.state_dir)
-    engine_paths = EnginePaths.of(cfg, None)
+    engine_paths = EnginePaths.of(cfg, getattr(args, "account", None))
     info = {
         "config": str(path),
         "config_env": os.environ.get(CONFIG_ENV),
         "user_config": str(user_config_file()),
         "shipped_defaults": str(SHIPPED_CONFIG),
         "state_dir": str(state),
-        "database": str(database_path(state, cfg.paths.database)),
-        "log_dir": str(log_dir(state, cfg.paths.log_dir)),
-        # what the account's engine uses (engine.runtime.paths.EnginePaths)
-        "engine_database": str(engine_paths.database),
-        "engine_socket": str(engine_paths.socket),
+        # the files the account's engine and every command use (EnginePaths)
+        "database": str(engine_paths.database),
+        "log_dir": str(engine_paths.logs),
+        "socket": str(engine_paths.socket),
     }
     if args.json:
         _print_doc(args, ok=True, data=info)
