@@ -1,18 +1,15 @@
-"""`putdesk console [--demo] [--config] [--account] [--theme]`: the operator console.
+"""`putdesk console [--demo] [--config] [--account] [--theme] [--live]`: the operator console.
 
-Textual and the console package are imported only when the command runs, so other commands
-never load them. `--demo` runs on the simulated gateway with its clock a few minutes before
-the next US open.
+The console is its own program (`python -m console`); this command replaces the `putdesk`
+process with it, so the engine's command line never imports Textual or the console package
+(tests/test_import_hygiene.py). Options are passed through unchanged.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import sys
-from pathlib import Path
-from typing import Any
-
-DEMO_MINUTES_BEFORE_OPEN = 5
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -29,36 +26,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(func=run)
 
 
-def demo_config(cfg: Any) -> Any:
-    """The config with the simulated gateway and the demo clock before the next open."""
-    ibkr = cfg.ibkr.model_copy(update={"simulated": True})
-    sim = cfg.sim.model_copy(
-        update={"start": "before_open", "minutes_before_open": DEMO_MINUTES_BEFORE_OPEN}
-    )
-    return cfg.model_copy(update={"ibkr": ibkr, "sim": sim})
+def console_argv(args: argparse.Namespace) -> list[str]:
+    """The console program's command line for these options."""
+    argv = [sys.executable, "-m", "console"]
+    if args.demo:
+        argv.append("--demo")
+    if args.live:
+        argv.append("--live")
+    for flag, value in (("--config", args.config), ("--account", args.account),
+                        ("--theme", args.theme)):  # fmt: skip
+        if value:
+            argv += [flag, str(value)]
+    return argv
 
 
 def run(args: argparse.Namespace) -> int:
-    from config.loader import ConfigError, load_config
-
-    path = Path(args.config) if args.config else None
-    try:
-        cfg = load_config(path)
-    except ConfigError as exc:
-        print(str(exc), file=sys.stderr)
-        return 1
-    if args.demo:
-        cfg = demo_config(cfg)
-    if args.live and args.demo:
-        print("--live and --demo cannot be used together", file=sys.stderr)
-        return 2
-
-    from console.app import PutdeskApp
-    from engine.api.client import connect_api
-
-    async def factory() -> Any:
-        return await connect_api(path, args.account, cfg=cfg, live=bool(args.live))
-
-    app = PutdeskApp(factory, config=cfg, theme=args.theme, handle_signals=True)
-    code = app.run()
-    return int(code or 0)
+    argv = console_argv(args)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os.execv(argv[0], argv)
+    return 1  # execv does not return

@@ -121,7 +121,8 @@ class Engine:
 
     def _default_clock(self) -> Any:
         """Real time against IBKR. The embedded simulator's demo clock starts
-        `sim.minutes_before_open` before the next NYSE open and runs at `sim.speed`."""
+        `sim.minutes_before_open` before the next NYSE open (or now, while the market is
+        open) and runs at `sim.speed`."""
         from engine.market.clock import RealClock, ScaledClock
 
         if not self.simulated or self.options.sim_port is not None:

@@ -194,7 +194,7 @@ def test_console_command_does_not_load_textual_until_it_runs() -> None:
 
 
 def test_demo_config_forces_the_simulated_gateway_before_the_open() -> None:
-    from engine.cli.cmd_console import DEMO_MINUTES_BEFORE_OPEN, demo_config
+    from console.__main__ import DEMO_MINUTES_BEFORE_OPEN, demo_config
 
     cfg = PutdeskConfig.model_validate({"ibkr": {"simulated": False, "port": 4001}})
     demo = demo_config(cfg)
@@ -202,3 +202,21 @@ def test_demo_config_forces_the_simulated_gateway_before_the_open() -> None:
     assert demo.sim.start == "before_open"
     assert demo.sim.minutes_before_open == DEMO_MINUTES_BEFORE_OPEN
     assert cfg.ibkr.simulated is False  # the original is untouched
+
+
+def test_putdesk_console_hands_every_option_to_the_console_program() -> None:
+    from engine.cli.cmd_console import console_argv
+    from engine.cli.main import build_parser
+
+    args = build_parser().parse_args(
+        ["console", "--demo", "--theme", "putdesk-light", "--config", "c.yaml", "--account", "DU1"]
+    )
+    argv = console_argv(args)
+    assert argv[1:3] == ["-m", "console"]
+    assert argv[3:] == [
+        "--demo", "--config", "c.yaml", "--account", "DU1", "--theme", "putdesk-light"
+    ]  # fmt: skip
+    from console.__main__ import build_parser as console_parser
+
+    parsed = console_parser().parse_args(argv[3:])
+    assert parsed.demo and parsed.theme == "putdesk-light" and parsed.account == "DU1"

@@ -1,0 +1,72 @@
+"""`python -m console`: the operator console program (`putdesk console` runs this).
+
+Kept as its own program so the engine's command line never imports Textual or the console:
+`putdesk console` replaces its process with this one. `--demo` runs on the simulated gateway
+with its clock a few minutes before the next US open (or now, while the market is open).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+DEMO_MINUTES_BEFORE_OPEN = 5
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="putdesk console", description="the operator console (full-screen terminal UI)"
+    )
+    p.add_argument(
+        "--demo",
+        action="store_true",
+        help="simulated gateway, clock a few minutes before the next open",
+    )
+    p.add_argument("--config", metavar="FILE", help="config file (default: $PUTDESK_CONFIG)")
+    p.add_argument("--account", metavar="ID", help="IBKR account id (default: from config)")
+    p.add_argument("--theme", metavar="NAME", help="putdesk-dark (default) or putdesk-light")
+    p.add_argument("--live", action="store_true", help="allow orders on a live account")
+    return p
+
+
+def demo_config(cfg: Any) -> Any:
+    """The config with the simulated gateway and the demo clock before the next open."""
+    ibkr = cfg.ibkr.model_copy(update={"simulated": True})
+    sim = cfg.sim.model_copy(
+        update={"start": "before_open", "minutes_before_open": DEMO_MINUTES_BEFORE_OPEN}
+    )
+    return cfg.model_copy(update={"ibkr": ibkr, "sim": sim})
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    from config.loader import ConfigError, load_config
+
+    path = Path(args.config) if args.config else None
+    try:
+        cfg = load_config(path)
+    except ConfigError as exc:
+        print(str(exc), file=sys.stderr)
+        return 1
+    if args.live and args.demo:
+        print("--live and --demo cannot be used together", file=sys.stderr)
+        return 2
+    if args.demo:
+        cfg = demo_config(cfg)
+
+    from console.app import PutdeskApp
+    from engine.api.client import connect_api
+
+    async def factory() -> Any:
+        return await connect_api(path, args.account, cfg=cfg, live=bool(args.live))
+
+    app = PutdeskApp(factory, config=cfg, theme=args.theme, handle_signals=True)
+    code = app.run()
+    return int(code or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
