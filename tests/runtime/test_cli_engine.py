@@ -45,8 +45,10 @@ def test_headless_engine_serves_status_and_stops_on_sigterm(
     )
     try:
         from engine.api.socket_server import socket_alive
+        from engine.runtime.paths import socket_path
 
-        sock = state_dir / "run" / "engine-simulated.sock"
+        # where the engine listens: a long state path moves the socket to a short /tmp path
+        sock = socket_path(state_dir, "simulated")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not socket_alive(sock):
             if proc.poll() is not None:
