@@ -14,6 +14,7 @@ import argparse
 import asyncio
 import datetime as dt
 import json
+import logging
 import os
 import sys
 import tempfile
@@ -58,6 +59,9 @@ async def run(speed: float) -> dict[str, object]:
 
 
 def main() -> int:
+    # ib_async reports every cancelled order and refused reconnect at WARNING; the engine logs
+    # them to its own file, so keep them off the benchmark's table.
+    logging.getLogger("ib_async").setLevel(logging.CRITICAL)
     ap = argparse.ArgumentParser()
     ap.add_argument("--speed", type=float, default=20.0, help="virtual seconds per wall second")
     args = ap.parse_args()
