@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import gc
 import signal
 import time
 from collections.abc import Callable
@@ -190,6 +191,7 @@ class PutdeskApp(App[int]):
 
     def on_ready(self) -> None:
         self.startup_ms = (time.perf_counter() - self._started) * 1000
+        _freeze_long_lived()
         if self.use_calendar:
             self.load_calendar()
         self.log.info(f"putdesk console first frame after {self.startup_ms:.0f} ms")
@@ -358,6 +360,7 @@ class PutdeskApp(App[int]):
         if self.main is not None:
             self.main.query_one(StatusHeader).calendar = msg.calendar
             self.main.query_one(StatusHeader).refresh_text()
+        _freeze_long_lived()  # the calendar's pandas objects live as long as the app
 
     @on(m.EngineLost)
     def _lost(self, msg: m.EngineLost) -> None:
@@ -741,3 +744,10 @@ def _local_zone(name: str | None) -> dt.tzinfo:
         return ZoneInfo(name)
     local = dt.datetime.now().astimezone().tzinfo
     return local or dt.UTC
+
+
+def _freeze_long_lived() -> None:
+    """Move what exists now (widgets, modules, the calendar) out of the garbage collector's
+    scans: full collections over them paused key handling by 50-100 ms (bench_console's
+    keypress p95 went from 60-75 ms to about 30 ms)."""
+    gc.freeze()
