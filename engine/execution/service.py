@@ -12,6 +12,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+from collections.abc import AsyncIterator
 from typing import Any
 
 from engine.api.models import ExecuteNow, Kill, ReconcilePositions, Result, Resume
@@ -31,7 +32,9 @@ class ExecutionService:
 
     def __init__(self, engine: Any):
         self.engine = engine
-        self.running: asyncio.Task[Any] | None = None
+        #: What holds the execution slot now (a manual ExecuteNow or a scheduled Stage 2 /
+        #: tier job), or None: two of them never send for the same lineup at once.
+        self.busy: str | None = None
         self.watch_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
 
@@ -86,18 +89,44 @@ class ExecutionService:
             except Exception:
                 log.exception("watcher sync failed")
 
+    def claim(self, what: str) -> str | None:
+        """Take the execution slot for `what`; when it is taken, the holder's name instead.
+        No await between the check and the claim, so it is atomic on the event loop."""
+        if self.busy is not None:
+            return self.busy
+        self.busy = what
+        return None
+
+    def release(self, what: str) -> None:
+        if self.busy == what:
+            self.busy = None
+
+    @contextlib.asynccontextmanager
+    async def slot(self, what: str) -> AsyncIterator[str | None]:
+        """`async with svc.slot("tier 1") as holder:` holder is None when the slot is ours,
+        else the name of what runs (and nothing may be sent)."""
+        holder = self.claim(what)
+        try:
+            yield holder
+        finally:
+            if holder is None:
+                self.release(what)
+
     async def execute(self, cmd: ExecuteNow) -> Result:
-        if self.running is not None and not self.running.done():
-            return Result.refused("execution already running", code="execution.running")
-        wf = self.workflow(live_confirmed=cmd.live_confirmed)
-        why = await wf.guard()
-        if why is not None:
-            return Result.refused(why.text, code=why.code)
-        self.running = asyncio.current_task()
-        summary = await wf.run(open_at=self.open_today())
-        if not summary.ok:
-            return Result.refused(summary.reason.text, code=summary.reason.code)
-        return Result.success(**summary.as_dict())
+        async with self.slot("manual execution") as holder:
+            if holder is not None:
+                return Result.refused(
+                    f"execution already running ({holder}); try again when it has finished",
+                    code="execution.running",
+                )
+            wf = self.workflow(live_confirmed=cmd.live_confirmed)
+            why = await wf.guard()
+            if why is not None:
+                return Result.refused(why.text, code=why.code)
+            summary = await wf.run(open_at=self.open_today())
+            if not summary.ok:
+                return Result.refused(summary.reason.text, code=summary.reason.code)
+            return Result.success(**summary.as_dict())
 
     def open_today(self) -> dt.datetime | None:
         """Today's open when it is still ahead (tier 1 waits for it), else None (send now)."""

@@ -114,6 +114,16 @@ def _execution(engine: Any) -> Any:
     return svc
 
 
+def _slot_taken(what: str, holder: str) -> JobResult:
+    return JobResult(
+        "refused",
+        Reason(
+            "execution.running",
+            f"{what} not run: {holder} was running (it sends for the same lineup)",
+        ),
+    )
+
+
 async def _lineup_counts(engine: Any) -> dict[str, int]:
     rows = await engine.store.fetchall(
         "SELECT status, COUNT(*) AS n FROM lineup WHERE account_id IS ? GROUP BY status",
@@ -186,7 +196,14 @@ async def expire_stale_lineup(engine: Any, job: PlannedJob) -> list[int]:
 
 
 async def stage2(engine: Any, job: PlannedJob) -> JobResult:
-    wf = _execution(engine).workflow()
+    svc = _execution(engine)
+    async with svc.slot("scheduled Stage 2") as holder:
+        if holder is not None:
+            return _slot_taken("Stage 2", holder)
+        return await _stage2(engine, job, svc.workflow())
+
+
+async def _stage2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     why = await wf.guard()
     if why is not None:
         return JobResult("refused", why)
@@ -208,7 +225,14 @@ async def stage2(engine: Any, job: PlannedJob) -> JobResult:
 
 
 async def tier1(engine: Any, job: PlannedJob) -> JobResult:
-    wf = _execution(engine).workflow()
+    svc = _execution(engine)
+    async with svc.slot("scheduled tier 1") as holder:
+        if holder is not None:
+            return _slot_taken("tier 1", holder)
+        return await _tier1(engine, job, svc.workflow())
+
+
+async def _tier1(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     why = await wf.guard()
     if why is not None:
         return JobResult("refused", why)
@@ -228,7 +252,14 @@ async def tier1(engine: Any, job: PlannedJob) -> JobResult:
 
 
 async def tier2(engine: Any, job: PlannedJob) -> JobResult:
-    wf = _execution(engine).workflow()
+    svc = _execution(engine)
+    async with svc.slot("scheduled tier 2") as holder:
+        if holder is not None:
+            return _slot_taken("tier 2", holder)
+        return await _tier2(engine, job, svc.workflow())
+
+
+async def _tier2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     why = await wf.guard()
     if why is not None:
         return JobResult("refused", why)
