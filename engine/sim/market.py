@@ -5,7 +5,9 @@ clock's time when the model is built. From there:
 
 - Underlyings follow a correlated GBM (SPX as the market factor, stocks with a beta-scaled
   loading) on a 15-second grid inside regular sessions, linearly interpolated between grid
-  points, constant while the market is closed, with an overnight gap at every session open.
+  points, with an overnight gap at every session open. Stocks find the gap in pre-market
+  trading (04:00 ET, reached in full 30 minutes before the open, as IBKR's pre-market quotes
+  would show it to a 09:28 Stage 2); indices and SPY stay at the close until the open.
   XSP = SPX/10, SPY tracks SPX/10, VIX and VIX3M move inversely to SPX (VIX more).
 - History before the anchor is generated backwards (daily bars, VIX and VIX3M included).
 - Options: per-expiry raw SVI with put skew, Black-Scholes on it, spreads in IV terms
@@ -36,6 +38,10 @@ HISTORY_SESSIONS = 800
 INDEX_SYMBOLS = frozenset({"SPX", "XSP"})
 DERIVED = frozenset({"XSP", "SPY", "VIX", "VIX3M"})
 SPY_RATIO = 0.0998
+#: Stocks' pre-market: the overnight gap appears from 04:00 ET and is complete this long
+#: before the open.
+PREMARKET_START = dt.time(4, 0)
+PREMARKET_FULL = dt.timedelta(minutes=30)
 VIX_SENS = 6.0
 VIX3M_SENS = 3.0
 _EPOCH = dt.date(2000, 1, 1)
@@ -386,7 +392,32 @@ class MarketModel:
                 + self._offset("VIX3M", t)
             )
             return max(lg, _VIX3M_FLOOR)
-        return self._driver_log(symbol, i, pos) + self._offset(symbol, t)
+        return self._stock_log(symbol, t, i, pos) + self._offset(symbol, t)
+
+    def _stock_log(self, symbol: str, t: dt.datetime, i: int, pos: float) -> float:
+        """A stock's path level: inside a session the grid; between sessions the last close,
+        moving toward the next open's gapped level through the pre-market."""
+        base = self._driver_log(symbol, i, pos)
+        p = self._path
+        j = i + 1
+        if j >= len(p.opens) or (i >= 0 and pos < p.steps[i]):
+            return base
+        w = self._premarket_weight(t, p.opens[j])
+        if w <= 0.0:
+            return base
+        return base + w * (self._session_levels(symbol, j)[0] - base)
+
+    @staticmethod
+    def _premarket_weight(t: dt.datetime, opens: dt.datetime) -> float:
+        """0 before 04:00 ET of the open's day, rising linearly to 1 at PREMARKET_FULL
+        before the open."""
+        start = dt.datetime.combine(to_et(opens).date(), PREMARKET_START, ET)
+        full = opens - PREMARKET_FULL
+        if t <= start:
+            return 0.0
+        if t >= full or full <= start:
+            return 1.0
+        return (t - start).total_seconds() / (full - start).total_seconds()
 
     def price(self, symbol: str, t: dt.datetime | None = None) -> float:
         """The underlying's level at t (default: now)."""

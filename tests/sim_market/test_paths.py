@@ -58,6 +58,23 @@ def test_constant_while_closed_and_moving_while_open(
     assert model.price("AAPL", nxt_open) != model.price("AAPL", close_t)
 
 
+def test_stocks_find_the_gap_in_the_premarket(model: MarketModel) -> None:
+    """From 04:00 ET a stock moves from the last close toward the gapped open level, which it
+    reaches at 09:00 ET (a 09:28 Stage 2 sees it); indices wait for the open."""
+    close_t = dt.datetime(2026, 11, 24, 21, 0, tzinfo=UTC)  # Tue 16:00 ET
+    at = {h: dt.datetime(2026, 11, 25, h, m, tzinfo=UTC) for h, m in ((9, 0), (11, 0), (14, 0))}
+    nxt_open = dt.datetime(2026, 11, 25, 14, 30, tzinfo=UTC)  # Wed 09:30 ET
+    for sym in ("AAPL", "XOM", "F"):
+        last, gapped = model.price(sym, close_t), model.price(sym, nxt_open)
+        assert model.price(sym, at[9]) == last  # 04:00 ET: nothing yet
+        mid = model.price(sym, at[11])  # 06:00 ET: two fifths of the way
+        assert mid == pytest.approx(last + 0.4 * (gapped - last), rel=2e-3)
+        assert model.price(sym, at[14]) == pytest.approx(gapped, abs=1e-3)  # 09:00 ET
+    for sym in ("SPX", "SPY", "VIX"):
+        assert model.price(sym, at[14]) == model.price(sym, close_t)
+        assert model.price(sym, nxt_open) != model.price(sym, close_t)
+
+
 def test_overnight_gap_and_selloff(clock: SteppedClock, model: MarketModel) -> None:
     clock.set(dt.datetime(2026, 11, 24, 16, 0, tzinfo=UTC))
     p = model.price("NVDA")
