@@ -609,7 +609,11 @@ class PutdeskApp(App[int]):
         self.send("scan", Scan(override_closed=self.override_closed))
 
     def action_auto_select(self) -> None:
+        """Auto-Select from the latest scan; with no scan yet, scan first and select from it."""
         scan_id = (self.state["scan"].get("scan") or {}).get("id")
+        if scan_id is None:
+            self.send("auto_select", Scan(override_closed=self.override_closed, auto_select=True))
+            return
         self.send("auto_select", AutoSelect(scan_id=scan_id))
 
     def action_approve(self) -> None:

@@ -10,7 +10,11 @@ from textual.command import DiscoveryHit, Hit, Hits, Provider
 #: (title, help, action string run on the App)
 ACTIONS: list[tuple[str, str, str]] = [
     ("Scan now", "Scan the universe for put candidates", "scan"),
-    ("Auto-select best", "Fill Tonight's Lineup from the latest scan (Level B)", "auto_select"),
+    (
+        "Auto-select best",
+        "Fill Tonight's Lineup from the latest scan (scans first if none)",
+        "auto_select",
+    ),
     ("Approve lineup", "Approve every staged entry", "approve"),
     ("Execute now", "Send the approved lineup now (asks first)", "execute_now"),
     ("Clear lineup", "Remove every staged entry (asks first)", "clear_lineup"),

@@ -18,7 +18,7 @@ APP_BINDINGS: list[Binding] = [
         "auto_select",
         "Auto-select",
         id="putdesk.auto_select",
-        tooltip="Build Tonight's Lineup from the latest scan (Level B)",
+        tooltip="Build Tonight's Lineup from the latest scan (scans first if none)",
     ),
     Binding(
         "p",

@@ -101,6 +101,9 @@ def _render_status(d: dict[str, Any]) -> None:
     t.add_row("Trading", ("allowed" if c["trading_allowed"] else "blocked: " + c["trading_reason"]))
     t.add_row("Halted", ("yes: " + (h.get("reason") or "")) if h["halted"] else "no")
     t.add_row("Level", f"{eng['level']}  live flag: {'on' if eng['live_flag'] else 'off'}")
+    ai = d.get("ai") or {}
+    if ai:
+        t.add_row("AI", str(ai.get("reason") or ("on" if ai.get("enabled") else "off")))
     if b.get("available"):
         t.add_row("Net liquidation", b["net_liquidation"])
         t.add_row("Margin in use", b["full_maint_margin"])

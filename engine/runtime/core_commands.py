@@ -114,9 +114,11 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
     )
     st = engine.pacer.stats()
     halted = engine.halted
+    selection = getattr(engine, "selection", None)
     return Result.success(
         engine=engine.info(),
         connection=s.status(),
+        ai=selection.ai_status() if selection is not None else {},
         budget=await _budget(engine),
         halted={
             "halted": halted is not None,

@@ -213,6 +213,23 @@ class ClaudeAdvisor:
         self._key_fn = key_fn or (lambda: get_secret(cfg.api_key_env))
         self.max_retries = max_retries
 
+    def _key(self) -> tuple[Secret | None, AIVerdict]:
+        """The key when the AI may be asked, and the verdict on readiness."""
+        if not self.cfg.enabled:
+            return None, off("disabled in settings")
+        try:
+            key = self._key_fn()
+        except SecretError as exc:
+            return None, off(f"API key unreadable ({exc})")
+        if key is None:
+            return None, off(f"no API key (set {self.cfg.api_key_env})")
+        return key, AIVerdict(True, f"AI on: {self.cfg.model}")
+
+    def readiness(self) -> AIVerdict:
+        """Whether a scan would ask Claude now (enabled, a key readable), without calling the
+        API; the reason says why not, or which model is used."""
+        return self._key()[1]
+
     async def assess(
         self, candidates: Sequence[AICandidate], portfolio: PortfolioContext
     ) -> AIVerdict:
@@ -220,12 +237,9 @@ class ClaudeAdvisor:
             return off("disabled in settings")
         if not candidates:
             return off("no candidates to assess")
-        try:
-            key = self._key_fn()
-        except SecretError as exc:
-            return off(f"API key unreadable ({exc})")
+        key, ready = self._key()
         if key is None:
-            return off(f"no API key (set {self.cfg.api_key_env})")
+            return ready
         import anthropic
 
         client = anthropic.AsyncAnthropic(

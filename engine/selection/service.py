@@ -214,6 +214,15 @@ class SelectionService:
     def advisor(self) -> Advisor:
         return self._advisor or ClaudeAdvisor(self.cfg.ai)
 
+    def ai_status(self) -> dict[str, Any]:
+        """AI on/off for the header and `putdesk status`: the advisor's readiness (enabled and
+        a key readable; the API is not called), with the reason."""
+        ready = getattr(self.advisor, "readiness", None)
+        if ready is None:
+            return {"enabled": bool(self.cfg.ai.enabled), "reason": "custom advisor"}
+        verdict = ready()
+        return {"enabled": verdict.on, "reason": verdict.reason}
+
     def publish(self, kind: str, message: str, **data: Any) -> None:
         self.engine.bus.publish(kind, message, data=data)
 

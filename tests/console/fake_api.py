@@ -325,6 +325,9 @@ class FakeEngineAPI:
             f"scan #1: {len(cands)} candidates, {len(REJECTED)} rejected",
             scan_id=1,
         )
+        if cmd.auto_select:
+            picked = self._AutoSelect(AutoSelect(scan_id=1))
+            return Result.success(scan_id=1, lineup=picked.data)
         return Result.success(scan_id=1, message=f"scan #1: {len(cands)} candidates")
 
     def _GetScan(self, cmd: GetScan) -> Result:

@@ -54,6 +54,22 @@ async def test_scan_autoselect_edit_approve() -> None:
         assert "approved" in str(lineup.get_row(str(fake.lineup[0]["id"]))[-1])
 
 
+async def test_auto_select_before_any_scan_scans_first() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        sent = [c for c in fake.requests if isinstance(c, Scan)]
+        assert len(sent) == 1 and sent[0].auto_select
+        assert app.main.active_pane == "lineup"
+        assert app.main.query_one(LineupTable).row_count == len(fake.lineup) > 0
+        await pilot.press("1")
+        await settle(pilot)
+        assert app.main.query_one(ScannerTable).row_count == 8
+
+
 async def test_invalid_setting_is_refused_and_valid_one_saved() -> None:
     app = make_app()
     fake = app.fake  # type: ignore[attr-defined]

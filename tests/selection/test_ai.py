@@ -7,7 +7,7 @@ import json
 from typing import Any
 
 from config.models import AIConfig
-from config.secrets import Secret
+from config.secrets import Secret, SecretError
 from engine.selection.ai import (
     AICandidate,
     ClaudeAdvisor,
@@ -152,6 +152,22 @@ async def test_key_from_environment(monkeypatch: Any) -> None:
 async def test_disabled_in_settings() -> None:
     verdict = await ClaudeAdvisor(AIConfig(enabled=False)).assess(CANDS, CTX)
     assert verdict.reason == "AI off: disabled in settings"
+
+
+def test_readiness_says_on_or_why_off_without_calling_the_api() -> None:
+    def unreadable() -> Secret | None:
+        raise SecretError("key file is readable by others")
+
+    cfg = AIConfig(model="claude-test")
+    assert ClaudeAdvisor(AIConfig(enabled=False)).readiness().reason == (
+        "AI off: disabled in settings"
+    )
+    off_ = ClaudeAdvisor(cfg, key_fn=lambda: None).readiness()
+    assert not off_.on and off_.reason == "AI off: no API key (set ANTHROPIC_API_KEY)"
+    bad = ClaudeAdvisor(cfg, key_fn=unreadable).readiness()
+    assert not bad.on and "unreadable (key file is readable by others)" in bad.reason
+    on = ClaudeAdvisor(cfg, key_fn=lambda: Secret(KEY)).readiness()
+    assert on.on and on.reason == "AI on: claude-test" and KEY not in on.reason
 
 
 def test_parse_answer_bare_list_and_prompt_shape() -> None:

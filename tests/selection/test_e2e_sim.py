@@ -10,7 +10,7 @@ import pytest
 from ib_async import LimitOrder
 
 from config.models import PutdeskConfig
-from engine.api.models import GetLineup, Scan
+from engine.api.models import GetLineup, GetStatus, Scan
 from engine.broker.services import MarketServices
 from engine.domain import OptionRef
 from engine.runtime.engine import Engine, EngineOptions
@@ -52,6 +52,8 @@ async def test_auto_select_50_symbols_margins_equal_gateway_what_if(engine: Engi
     scan = r.data["scan"]
     assert scan["symbols_done"] == 50 and scan["status"] == "finished"
     assert scan["ai_status"] == "off" and "no API key" in scan["ai_reason"]
+    status = await engine.request(GetStatus())  # the header's AI on/off, before any scan too
+    assert status.data["ai"] == {"enabled": False, "reason": scan["ai_reason"]}
     assert scan["messages_sent"] > 0
     rows = r.data["candidates"]
     assert {c["symbol"] for c in rows} == set(symbols)
