@@ -10,6 +10,8 @@ import asyncio
 import datetime as dt
 import gc
 import signal
+import sys
+import termios
 import time
 from collections.abc import Callable
 from typing import Any, ClassVar
@@ -78,8 +80,9 @@ EVENT_REFRESH: dict[str, tuple[str, ...]] = {
     "account": ("status",),
     "scan.finished": ("scan", "status"),
     "lineup.changed": ("lineup", "status"),
+    "execution.decision": ("lineup",),
     "order.status": ("positions",),
-    "order.fill": ("positions", "status"),
+    "order.fill": ("positions", "status", "lineup"),
     "trade.opened": ("positions", "nt"),
     "trade.closed": ("positions", "nt"),
     "nakedtrader": ("nt",),
@@ -107,6 +110,8 @@ QUIET_CODES = {"no_scan"}
 #: Scanner redraws are coalesced: however fast quotes arrive, the table redraws at most
 #: 1 / RENDER_INTERVAL_S times a second (a redraw re-renders every visible cell).
 RENDER_INTERVAL_S = 0.5
+#: How often the terminal program checks that its terminal is still there (seconds).
+TERMINAL_CHECK_S = 1.0
 
 
 class PutdeskApp(App[int]):
@@ -141,6 +146,7 @@ class PutdeskApp(App[int]):
         self.status_poll_s = status_poll_s
         self.clock_tick_s = clock_tick_s
         self.handle_signals = handle_signals
+        self._tty_fd: int | None = None
         self.use_calendar = use_calendar
         self.override_closed = False
         self.state: dict[str, Any] = {
@@ -187,6 +193,9 @@ class PutdeskApp(App[int]):
                     loop.add_signal_handler(sig, self._terminal_gone)
                 except (RuntimeError, ValueError):  # no signal support here
                     pass
+            self._tty_fd = _stdin_fd()
+            if self._tty_fd is not None and _terminal_alive(self._tty_fd):
+                self.set_interval(TERMINAL_CHECK_S, self._check_terminal)
         self.attach()
 
     def on_ready(self) -> None:
@@ -201,6 +210,14 @@ class PutdeskApp(App[int]):
     def _terminal_gone(self) -> None:
         """SIGHUP/SIGTERM (the terminal or SSH session went away): leave cleanly."""
         self.exit(0)
+
+    def _check_terminal(self) -> None:
+        """Leave when the terminal has been hung up even though no SIGHUP came: a session
+        leader that waits for us (e.g. `make demo` as a tmux pane's command) receives the
+        hangup and never passes it on."""
+        if self._tty_fd is not None and not _terminal_alive(self._tty_fd):
+            self.log.warning("the terminal went away (hung up): leaving")
+            self._terminal_gone()
 
     async def on_unmount(self) -> None:
         if self.api is not None:
@@ -748,6 +765,23 @@ def _local_zone(name: str | None) -> dt.tzinfo:
         return ZoneInfo(name)
     local = dt.datetime.now().astimezone().tzinfo
     return local or dt.UTC
+
+
+def _stdin_fd() -> int | None:
+    stdin = sys.__stdin__
+    try:
+        return stdin.fileno() if stdin is not None else None
+    except (OSError, ValueError):
+        return None
+
+
+def _terminal_alive(fd: int) -> bool:
+    """True while `fd` is a terminal that answers (a hung-up one fails with EIO)."""
+    try:
+        termios.tcgetattr(fd)
+    except (termios.error, OSError, ValueError):
+        return False
+    return True
 
 
 def _freeze_long_lived() -> None:

@@ -121,7 +121,7 @@ class LineupTable(DataTable[Cell]):
                 elif old != cells:
                     for (col, _), new, prev in zip(COLUMNS, cells, old, strict=True):
                         if new != prev:
-                            self.update_cell(key, col, new)
+                            self.update_cell(key, col, new, update_width=True)
                 self._cells[key] = cells
             self.entries = incoming
         self.post_message(self.ProjectionChanged(projected_margin(list(incoming.values()))))

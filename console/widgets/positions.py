@@ -45,7 +45,7 @@ class KeyedTable(DataTable[Cell]):
                 elif old != new:
                     for (col, _), a, b in zip(self.COLUMNS, new, old, strict=True):
                         if a != b:
-                            self.update_cell(k, col, a)
+                            self.update_cell(k, col, a, update_width=True)
                 self._cells[k] = new
 
 

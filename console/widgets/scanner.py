@@ -155,7 +155,7 @@ class ScannerTable(DataTable[Cell]):
                 elif old != cells:
                     for (col, _), new, prev in zip(COLUMNS, cells, old, strict=True):
                         if new != prev:
-                            self.update_cell(key, col, new)
+                            self.update_cell(key, col, new, update_width=True)
                 self._cells[key] = cells
             self.candidates = incoming
             if added or self.sort_index != 0 or self.sort_reverse != SORTS[0][2]:
@@ -289,6 +289,6 @@ class RejectionTable(DataTable[Cell]):
                 if old is None:
                     self.add_row(key, code, reason, key=key)
                 elif old != (code, reason):
-                    self.update_cell(key, "code", code)
-                    self.update_cell(key, "reason", reason)
+                    self.update_cell(key, "code", code, update_width=True)
+                    self.update_cell(key, "reason", reason, update_width=True)
             self._rows = incoming

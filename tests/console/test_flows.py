@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from textual.widgets import Input
+from textual.widgets.data_table import ColumnKey
 
 from console.screens.confirm import ConfirmScreen
 from console.widgets.activity import ActivityLog
@@ -52,6 +53,8 @@ async def test_scan_autoselect_edit_approve() -> None:
         await settle(pilot)
         assert {e["status"] for e in fake.lineup} == {"approved"}
         assert "approved" in str(lineup.get_row(str(fake.lineup[0]["id"]))[-1])
+        # the column grows with its longer status ("staged" -> "approved"), nothing truncated
+        assert lineup.columns[ColumnKey("status")].content_width >= len("approved")
 
 
 async def test_auto_select_before_any_scan_scans_first() -> None:

@@ -34,12 +34,15 @@ class Tmux:
         )
         return out.stdout
 
-    def start(self, width: int = 120, height: int = 40) -> None:
-        cmd = (
-            # COLUMNS/LINES inherited from the test process would pin the size at 80x24
+    def console_cmd(self) -> str:
+        # COLUMNS/LINES inherited from the test process would pin the size at 80x24
+        return (
             f"env -u COLUMNS -u LINES PUTDESK_STATE_DIR={self.state} TEXTUAL_ANIMATIONS=none "
-            f"{PUTDESK} console --demo; echo EXIT=$?; sleep 30"
+            f"{PUTDESK} console --demo"
         )
+
+    def start(self, width: int = 120, height: int = 40, cmd: str | None = None) -> None:
+        cmd = cmd or f"{self.console_cmd()}; echo EXIT=$?; sleep 30"
         self.run("new-session", "-d", "-s", "pd", "-x", str(width), "-y", str(height), cmd)
 
     def screen(self) -> str:
@@ -95,8 +98,7 @@ def test_demo_scan_autoselect_kill_prompt_and_quit(tmux: Tmux) -> None:
     screen = tmux.wait("EXIT=0")
 
 
-def test_console_exits_when_the_terminal_goes_away(tmux: Tmux) -> None:
-    tmux.start(80, 24)
+def _exits_when_the_terminal_goes_away(tmux: Tmux) -> None:
     tmux.wait("ready")
     shell = tmux.pane_pid()
     children = subprocess.run(
@@ -104,7 +106,7 @@ def test_console_exits_when_the_terminal_goes_away(tmux: Tmux) -> None:
     ).stdout.split()
     assert children, "putdesk console is not running under the pane's shell"
     pid = int(children[0])
-    tmux.kill()  # the terminal disappears: SIGHUP
+    tmux.kill()  # the terminal disappears: hangup
     end = time.monotonic() + 15
     while time.monotonic() < end:
         try:
@@ -114,3 +116,18 @@ def test_console_exits_when_the_terminal_goes_away(tmux: Tmux) -> None:
         time.sleep(0.2)
     os.kill(pid, 9)
     raise AssertionError("putdesk console kept running after its terminal went away")
+
+
+def test_console_exits_when_the_terminal_goes_away(tmux: Tmux) -> None:
+    tmux.start(80, 24)  # the pane's shell dies of SIGHUP, which then reaches the console
+    _exits_when_the_terminal_goes_away(tmux)
+
+
+@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
+def test_console_exits_when_its_session_leader_keeps_the_hangup(tmux: Tmux, tmp_path: Path) -> None:
+    """`make demo` as the pane's command: make, the session leader, gets the hangup and waits
+    for the console, so no SIGHUP ever reaches it; it must notice the dead terminal itself."""
+    makefile = tmp_path / "Makefile"
+    makefile.write_text(f"demo:\n\t{tmux.console_cmd()}\n")
+    tmux.start(80, 24, cmd=f"exec make -s -f {makefile} demo")
+    _exits_when_the_terminal_goes_away(tmux)
