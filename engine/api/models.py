@@ -147,6 +147,12 @@ class GetSettings(Cmd):
     cmd: Literal["get_settings"] = "get_settings"
 
 
+class GetSimStats(Cmd):
+    """The counters of the simulated gateway embedded in the engine (`putdesk sim stats`)."""
+
+    cmd: Literal["sim_stats"] = "sim_stats"
+
+
 Command = Annotated[
     GetStatus
     | Scan
@@ -173,7 +179,8 @@ Command = Annotated[
     | NtWatch
     | GetSchedule
     | SaveSettings
-    | GetSettings,
+    | GetSettings
+    | GetSimStats,
     Field(discriminator="cmd"),
 ]
 

@@ -74,21 +74,63 @@ def _value(text: str) -> Any:
 
 
 def _stats(args: argparse.Namespace) -> int:
+    """A standalone `putdesk sim` (its control port), else the simulator embedded in the
+    engine running for the account (a console's or `putdesk engine`'s, over its socket)."""
     from engine.cli import common
     from engine.sim.control import send_command
-
-    try:
-        reply = send_command(_control_port(args.control_port), "stats")
-    except (OSError, FileNotFoundError) as exc:
-        return common.fail(args, f"putdesk sim stats: {exc}", code="sim.not_running")
-    if not reply.get("ok"):
-        return common.fail(args, str(reply.get("error", "failed")), code="sim.error")
-    stats = reply["result"]
 
     def render(data: dict[str, Any]) -> None:
         common.print_kv("simulated gateway", list(data.items()))
 
-    return common.ok(args, stats, render)
+    try:
+        reply = send_command(_control_port(args.control_port), "stats")
+    except (OSError, FileNotFoundError) as exc:
+        if args.control_port:
+            return common.fail(args, f"putdesk sim stats: {exc}", code="sim.not_running")
+        try:
+            embedded = _embedded_stats(args)
+        except common.CliError as err:
+            return common.fail(args, err.message, code=err.code)
+        except OSError as err:
+            return common.fail(args, f"putdesk sim stats: {err}", code="sim.not_running")
+        if embedded is None:
+            return common.fail(
+                args,
+                f"putdesk sim stats: {exc}, and no engine with an embedded simulator is running "
+                "for the account",
+                code="sim.not_running",
+            )
+        if not embedded.ok:
+            return common.fail(
+                args, embedded.error or "failed", code=embedded.reason_code or "sim.error"
+            )
+        return common.ok(args, embedded.data, render)
+    if not reply.get("ok"):
+        return common.fail(args, str(reply.get("error", "failed")), code="sim.error")
+    return common.ok(args, reply["result"], render)
+
+
+def _embedded_stats(args: argparse.Namespace) -> Any:
+    """GetSimStats from the engine running for the account, or None when none runs (no
+    engine is started for this: a fresh simulator would only count its own start)."""
+    import asyncio
+
+    from engine.api.client import attach
+    from engine.api.models import GetSimStats
+    from engine.cli import common
+
+    cfg = common.load_cfg(args)
+
+    async def ask() -> Any:
+        client = await attach(cfg, getattr(args, "account", None))
+        if client is None:
+            return None
+        try:
+            return await client.request(GetSimStats())
+        finally:
+            await client.close()
+
+    return asyncio.run(ask())
 
 
 def _control(args: argparse.Namespace) -> int:

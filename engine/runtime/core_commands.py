@@ -20,6 +20,7 @@ from engine.api.models import (
     GetOrders,
     GetPositions,
     GetSettings,
+    GetSimStats,
     GetStatus,
     Kill,
     Result,
@@ -50,6 +51,7 @@ def install_core(engine: Engine) -> None:
     r.register(Resume, lambda c: resume(engine, c))
     r.register(GetSettings, lambda c: get_settings(engine, c))
     r.register(SaveSettings, lambda c: save_settings(engine, c))
+    r.register(GetSimStats, lambda c: get_sim_stats(engine, c))
 
 
 def _money(d: Decimal) -> str:
@@ -137,6 +139,16 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
             "max_lines": st.max_lines,
         },
     )
+
+
+async def get_sim_stats(engine: Engine, _cmd: GetSimStats) -> Result:
+    """The embedded simulated gateway's counters; an engine on IB Gateway has none."""
+    if engine.sim is None:
+        return Result.fail(
+            "this engine is connected to IBKR, not to an embedded simulated gateway",
+            code="sim.not_running",
+        )
+    return Result.success(**engine.sim.stats())
 
 
 async def get_orders(engine: Engine, _cmd: GetOrders) -> Result:

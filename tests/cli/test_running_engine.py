@@ -64,6 +64,25 @@ def test_commands_use_the_running_engine(run: Run, engine: BackgroundEngine) -> 
     assert engine.thread.is_alive() and engine.engine.started_at is not None
 
 
+def test_sim_stats_reach_the_simulator_embedded_in_the_running_engine(
+    run: Run, engine: BackgroundEngine
+) -> None:
+    """No standalone `putdesk sim` runs: `sim stats` asks the engine (a console's or `putdesk
+    engine`'s) for its embedded simulator's counters, which match the simulator's own."""
+    code, out, _ = run("positions", "--json")  # traffic through the running engine
+    assert code == 0
+    code, out, _ = run("sim", "stats", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["ok"] and doc["command"] == "sim stats"
+    data = doc["data"]
+    sim = engine.engine.sim
+    assert data["port"] == sim.port and data["account"] == sim.account_id
+    assert 0 < data["messages_received"] <= sim.stats()["messages_received"]
+    assert {"peak_msgs_per_sec", "peak_market_data_lines", "errors_by_code", "fills"} <= set(data)
+    code, out, _ = run("sim", "stats")
+    assert code == 0 and "messages_received" in out
+
+
 def test_events_follow_streams_until_the_engine_stops(run: Run, config_file: Path) -> None:
     bg = BackgroundEngine(config_file)
     bg.__enter__()
