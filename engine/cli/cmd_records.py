@@ -1,8 +1,11 @@
 """`putdesk reconcile-eod`, `putdesk import-historical-trades`, `putdesk trades`.
 
 These open the account's database directly (SQLite in WAL mode, safe beside a running
-engine), so they work with or without an engine. Progress goes to stderr; `--json` prints
-one JSON document on stdout. Exit codes: 0 ok, 1 error, 2 usage.
+engine), so they work with or without an engine. On the simulated gateway with no Flex query
+of your own configured, reconcile-eod and import-historical-trades go through the engine
+instead (the running one, else one started for the command), whose simulated Flex Web Service
+serves the simulated account's statements. Progress goes to stderr; `--json` prints one JSON
+document on stdout. Exit codes: 0 ok, 1 error, 2 usage.
 """
 
 from __future__ import annotations
@@ -103,6 +106,40 @@ def _json_ok(args: argparse.Namespace, data: dict[str, Any]) -> None:
     print_json(json_document(command_name(args), ok=True, exit_code=0, data=data))
 
 
+def _via_simulator(cfg: Any) -> bool:
+    """Simulated gateway and no Flex query of the user's: the engine's simulated Flex Web
+    Service answers instead."""
+    flex = cfg.flex
+    return bool(cfg.ibkr.simulated) and not (flex.activity_query_id or flex.trade_confirm_query_id)
+
+
+def _print_reconcile(d: dict[str, Any]) -> None:
+    c = d.get("counts") or {}
+    print(
+        f"{d['rows_new']} new row(s), {d['rows_skipped']} already booked; "
+        f"opened {c.get('opened', 0)}, closed {c.get('closed', 0)} "
+        f"(expired {c.get('expired', 0)}, assigned {c.get('assigned', 0)}), "
+        f"corrected {c.get('corrected', 0)}, manual {c.get('manual', 0)}; "
+        f"{len(d['problems'])} problem row(s)"
+    )
+    for ch in d["changes"]:
+        print(f"  {ch['kind']:>12}  {ch['text']}")
+    for p in d["problems"]:
+        print(f"  problem: {p['section']} row {p['index']} ({p['row_id']}): {p['message']}")
+    for cur, net in d["net_pnl_closed"].items():
+        print(f"  net P&L of trades closed in this run: {net} {cur}")
+
+
+def _print_historical(d: dict[str, Any]) -> None:
+    tot = d["totals"]
+    print(
+        f"{d['start']} .. {d['end']}: {len(d['chunks'])} request(s), "
+        f"{tot['rows_new']} new row(s), {tot['rows_skipped']} already booked, "
+        f"{tot.get('opened', 0)} opened, {tot.get('closed', 0)} closed, "
+        f"{tot['problems']} problem row(s)"
+    )
+
+
 def _reconcile(args: argparse.Namespace) -> int:
     from engine.records.flex_client import FlexError
     from engine.records.importer import FlexFormatError
@@ -110,6 +147,17 @@ def _reconcile(args: argparse.Namespace) -> int:
 
     if args.file and not Path(args.file).is_file():
         return _fail(args, f"no such file: {args.file}", 2)
+    if not args.file:
+        cfg = _load(args)
+        if cfg is None:
+            return 1
+        if _via_simulator(cfg):
+            from engine.api.models import ReconcileEod
+            from engine.cli import common
+
+            return common.run(
+                args, ReconcileEod(date=args.date), _print_reconcile, progress_kinds=("records",)
+            )
 
     async def work(store: Any, cfg: Any) -> int:
         try:
@@ -125,13 +173,7 @@ def _reconcile(args: argparse.Namespace) -> int:
         if args.json:
             _json_ok(args, summary.as_dict())
             return 0
-        print(summary.headline())
-        for c in summary.changes:
-            print(f"  {c['kind']:>12}  {c['text']}")
-        for p in summary.problems:
-            print(f"  problem: {p['section']} row {p['index']} ({p['row_id']}): {p['message']}")
-        for cur, net in summary.net_pnl_closed.items():
-            print(f"  net P&L of trades closed in this run: {net} {cur}")
+        _print_reconcile(summary.as_dict())
         return 0
 
     return _with_store(args, work)
@@ -144,6 +186,19 @@ def _historical(args: argparse.Namespace) -> int:
 
     if args.end_date < args.start_date:
         return _fail(args, "--end-date is before --start-date", 2)
+    cfg = _load(args)
+    if cfg is None:
+        return 1
+    if _via_simulator(cfg):
+        from engine.api.models import ImportHistorical
+        from engine.cli import common
+
+        return common.run(
+            args,
+            ImportHistorical(start=args.start_date, end=args.end_date),
+            _print_historical,
+            progress_kinds=("records",),
+        )
 
     async def work(store: Any, cfg: Any) -> int:
         try:
@@ -155,13 +210,7 @@ def _historical(args: argparse.Namespace) -> int:
         if args.json:
             _json_ok(args, out.as_dict())
             return 0
-        tot = out.totals()
-        print(
-            f"{args.start_date} .. {args.end_date}: {len(out.chunks)} request(s), "
-            f"{tot['rows_new']} new row(s), {tot['rows_skipped']} already booked, "
-            f"{tot.get('opened', 0)} opened, {tot.get('closed', 0)} closed, "
-            f"{tot['problems']} problem row(s)"
-        )
+        _print_historical(out.as_dict())
         return 0
 
     return _with_store(args, work)

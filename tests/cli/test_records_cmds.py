@@ -27,7 +27,8 @@ def test_trades_empty_then_after_a_flex_import(run: Run, tmp_path: Path) -> None
     assert code == 0 and doc_of(out)["data"]["trades"] == []
 
 
-def test_records_errors(run: Run, tmp_path: Path) -> None:
+def test_records_errors(run: Run, tmp_path: Path, config_file: Path) -> None:
+    config_file.write_text("ibkr:\n  simulated: false\n")  # IB Gateway, no Flex query set up
     code, out, _ = run("reconcile-eod", "--json")
     doc = doc_of(out)
     assert code == 1 and doc["ok"] is False and "flex" in doc["error"]
@@ -46,3 +47,17 @@ def test_records_errors(run: Run, tmp_path: Path) -> None:
         "--json",
     )
     assert code == 1 and doc_of(out)["ok"] is False  # no Flex token or query configured
+
+
+def test_simulated_flex_through_the_engine(run: Run) -> None:
+    """On the simulated gateway with no Flex query of one's own, reconcile-eod and
+    import-historical-trades are answered by the engine's simulated Flex Web Service (an engine
+    is started for the command): the statement is downloaded and booked."""
+    code, out, err = run("reconcile-eod", "--json", "--date", "2026-11-23")
+    doc = doc_of(out)
+    assert code == 0 and doc["ok"] and doc["command"] == "reconcile-eod", err
+    assert doc["data"]["import_id"] and doc["data"]["status"] in ("booked", "unchanged")
+    code, out, err = run(
+        "import-historical-trades", "--start-date", "2026-11-02", "--end-date", "2026-11-20"
+    )
+    assert code == 0 and "1 request(s)" in out, err

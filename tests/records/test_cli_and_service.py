@@ -46,7 +46,12 @@ def test_cli_reconcile_file_then_trades(capsys: pytest.CaptureFixture[str]) -> N
     assert "ORCL" in text and "assigned" in text and "BMWd" not in text
 
 
-def test_cli_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_errors(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    real = tmp_path / "putdesk.yaml"
+    real.write_text("ibkr:\n  simulated: false\n")  # IB Gateway, no Flex query set up
+    monkeypatch.setenv("PUTDESK_CONFIG", str(real))
     broken = tmp_path / "broken.xml"
     broken.write_bytes(EAE.read_bytes()[:5000])
     assert main(["reconcile-eod", "--file", str(broken)]) == 1
