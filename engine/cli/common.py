@@ -479,6 +479,7 @@ ORDER_COLUMNS = (
     "quantity",
     "order_type",
     "limit_price",
+    "aux_price",
     "tif",
     "status",
     "filled",
