@@ -495,8 +495,14 @@ POSITION_COLUMNS = (
     "right",
     "position",
     "avg_cost",
+    "market_price",
+    "unrealized_pnl",
+    "strategy",
+    "bracket_status",
 )
 NUMERIC = {
+    "market_price",
+    "unrealized_pnl",
     "order_id",
     "quantity",
     "limit_price",
