@@ -58,12 +58,22 @@ def main(argv: Sequence[str] | None = None) -> int:
         cfg = demo_config(cfg)
 
     from console.app import PutdeskApp
-    from engine.api.client import connect_api
+    from engine.api.client import NoEngine, attach, connect_api
 
     async def factory() -> Any:
         return await connect_api(path, args.account, cfg=cfg, live=bool(args.live))
 
-    app = PutdeskApp(factory, config=cfg, theme=args.theme, handle_signals=True)
+    async def reattach() -> Any:
+        """Only a running engine: after a lost one, never start our own (a restarting
+        `putdesk engine` would then find its account locked)."""
+        client = await attach(cfg, args.account)
+        if client is None:
+            raise NoEngine("no engine is running for the account")
+        return client
+
+    app = PutdeskApp(
+        factory, config=cfg, theme=args.theme, handle_signals=True, reattach_factory=reattach
+    )
     code = app.run()
     return int(code or 0)
 

@@ -135,11 +135,17 @@ class PutdeskApp(App[int]):
         clock_tick_s: float = 1.0,
         handle_signals: bool = False,
         use_calendar: bool = True,
+        reattach_factory: ApiFactory | None = None,
+        reattach_s: float = 3.0,
     ) -> None:
         self.config = config or PutdeskConfig()
         self._started = time.perf_counter()
         super().__init__()
         self.api_factory = api_factory
+        #: Attaches to a running engine only (never starts one): used every `reattach_s`
+        #: after the engine went away, so a restarted `putdesk engine` is found again.
+        self.reattach_factory = reattach_factory
+        self.reattach_s = reattach_s
         self.api: EngineAPI | None = None
         self.now = now or (lambda: dt.datetime.now(dt.UTC))
         self.local_zone = local_zone or _local_zone(self.config.console.local_timezone)
@@ -248,6 +254,28 @@ class PutdeskApp(App[int]):
             return
         self.api = api
         self.post_message(m.EngineAttached(type(api).__name__))
+
+    @work(exclusive=True, group="reattach", exit_on_error=False)
+    async def reattach(self, old: EngineAPI | None) -> None:
+        """Close the lost connection, then try to attach again every `reattach_s` seconds
+        until an engine answers (commands meanwhile say "not attached to the engine")."""
+        if old is not None:
+            try:
+                await asyncio.wait_for(close_api(old), timeout=5)
+            except Exception as exc:
+                self.log.warning(f"closing the lost engine connection: {exc}")
+        factory = self.reattach_factory
+        if factory is None:
+            return
+        while self.api is None:
+            await asyncio.sleep(self.reattach_s)
+            try:
+                api = await factory()
+            except Exception as exc:
+                self.log.info(f"reattach: {exc}")
+                continue
+            self.api = api
+            self.post_message(m.EngineAttached(f"{type(api).__name__}, reattached"))
 
     @work(thread=True, exclusive=True, group="calendar", exit_on_error=False)
     def load_calendar(self) -> None:
@@ -381,10 +409,16 @@ class PutdeskApp(App[int]):
 
     @on(m.EngineLost)
     def _lost(self, msg: m.EngineLost) -> None:
-        self.log_activity("notice", "error", msg.error)
+        error = msg.error
+        if self.reattach_factory is not None:
+            error += f"; reattaching every {self.reattach_s:g} s"
+        self.log_activity("notice", "error", error)
         if self.main is not None:
-            self.main.query_one(StatusHeader).set_engine_error(msg.error)
-        self.notify(msg.error, severity="error", timeout=8)
+            self.main.query_one(StatusHeader).set_engine_error(error)
+        self.notify(error, severity="error", timeout=8)
+        if self.reattach_factory is not None:
+            old, self.api = self.api, None
+            self.reattach(old)
 
     @on(m.StatusUpdated)
     def _status(self, msg: m.StatusUpdated) -> None:

@@ -190,3 +190,33 @@ async def test_closed_market_scan_refused_then_override_marks_stale() -> None:
         table = app.main.query_one(ScannerTable)
         assert table.row_count == 8
         assert "STALE" in str(table.get_row("AAPL")[-1])
+
+
+async def test_reattaches_when_the_engine_comes_back() -> None:
+    """The engine behind the socket goes away (its event stream ends): the console says so,
+    closes that connection and attaches again (only to a running engine) once one answers."""
+    first, second = FakeEngineAPI(), FakeEngineAPI()
+    tries: list[int] = []
+
+    async def reattach() -> FakeEngineAPI:
+        tries.append(1)
+        if len(tries) < 3:  # the engine is still restarting
+            raise ConnectionRefusedError("no engine is running for the account")
+        return second
+
+    app = make_app(first, reattach_factory=reattach, reattach_s=0.05)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert app.api is first
+        await first.close()  # the engine's event stream ends
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if app.api is second:
+                break
+        await settle(pilot)
+        assert app.api is second and first.closed and len(tries) == 3
+        log = "\n".join(app.main.query_one(ActivityLog).lines_text)
+        assert "the engine closed the event stream; reattaching every 0.05 s" in log
+        assert "reattached" in log
+        assert "GetStatus" in second.names()  # refreshed from the new engine
+        assert "SIMULATED" in app.main.query_one(StatusHeader).who_text().plain
