@@ -94,6 +94,10 @@ class PositionsTable(KeyedTable):
         )
 
 
+#: How each bracket role is shown (engine.broker.orders.bracket_role).
+ROLE_LABELS = {"entry": "entry", "take_profit": "take-profit", "stop": "stop", "child": "child"}
+
+
 class OrdersTable(KeyedTable):
     COLUMNS = [
         ("id", "Order"),
@@ -117,7 +121,7 @@ class OrdersTable(KeyedTable):
         return (
             str(o.get("order_id") or DASH),
             str(o.get("symbol") or DASH),
-            str(o.get("role") or DASH),
+            ROLE_LABELS.get(str(o.get("role")), str(o.get("role") or DASH)),
             str(o.get("action") or DASH),
             str(o.get("order_type") or DASH),
             f"{integer(o.get('quantity'))}/{integer(o.get('filled'))}",

@@ -46,6 +46,19 @@ class BracketTrades:
         return [t for t in (self.parent, self.take_profit, self.stop_loss) if t is not None]
 
 
+def bracket_role(order_ref: str | None, parent_id: int | None) -> str | None:
+    """An order's place in a bracket, from its orderRef suffix ("-tp", "-sl"): entry,
+    take_profit or stop; "child" for another order with a parent; None outside a bracket."""
+    ref = order_ref or ""
+    if ref.endswith("-tp"):
+        return "take_profit"
+    if ref.endswith("-sl"):
+        return "stop"
+    if parent_id:
+        return "child"
+    return "entry" if ref else None
+
+
 def trade_summary(trade: Trade) -> dict[str, Any]:
     """A JSON-friendly view of an ib_async Trade for events and API results."""
     c, o, s = trade.contract, trade.order, trade.orderStatus
@@ -55,6 +68,7 @@ def trade_summary(trade: Trade) -> dict[str, Any]:
         "client_id": o.clientId,
         "parent_id": o.parentId,
         "order_ref": o.orderRef,
+        "role": bracket_role(o.orderRef, o.parentId),
         "symbol": c.symbol,
         "local_symbol": c.localSymbol,
         "con_id": c.conId,

@@ -135,7 +135,7 @@ async def test_client_id_in_use_moves_to_the_next_id() -> None:
 
 
 async def test_bracket_and_kill_cancel_only_putdesk_orders() -> None:
-    from engine.api.models import GetStatus, Kill, Resume
+    from engine.api.models import GetOrders, GetStatus, Kill, Resume
 
     async with running_sim() as gw, sim_engine(gw) as eng:
         contract, _order = await _resting_order(eng, "pd-x")
@@ -150,6 +150,9 @@ async def test_bracket_and_kill_cancel_only_putdesk_orders() -> None:
         assert b.parent.order.tif == "DAY" and b.take_profit.order.tif == "GTC"
         assert [t.order.transmit for t in b.trades] == [False, False, True]
         await wait_for(lambda: len(eng.orders.putdesk_open_trades()) >= 1)
+        orders = (await eng.request(GetOrders())).data["orders"]
+        roles = {o["order_ref"]: o["role"] for o in orders if o["order_ref"].startswith("pd-br")}
+        assert roles == {"pd-br-1": "entry", "pd-br-1-tp": "take_profit", "pd-br-1-sl": "stop"}
         res = await eng.request(Kill(reason="test"))
         assert res.ok and res.data["cancelled"] >= 1
         st = await eng.request(GetStatus())
