@@ -162,6 +162,7 @@ def lineup_view(d: dict[str, Any]) -> dict[str, Any]:
     return {
         "entries": [lineup_entry_view(r) for r in d.get("entries") or []],
         "budget": budget_view(d.get("budget") or {}),
+        "done": [lineup_entry_view(r) for r in d.get("done") or []],
     }
 
 

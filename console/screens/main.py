@@ -17,7 +17,7 @@ from console.widgets.activity import ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader
 from console.widgets.keybar import KeyBar
-from console.widgets.lineup import LineupTable
+from console.widgets.lineup import LineupDoneTable, LineupTable
 from console.widgets.nakedtrader import NakedTraderView
 from console.widgets.positions import OrdersTable, PositionsTable
 from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
@@ -44,6 +44,8 @@ class LineupPane(Vertical):
     def compose(self) -> ComposeResult:
         yield BudgetGauges(id="budget")
         yield LineupTable(id="lineup-table")
+        yield Label("Sent, filled and cancelled (last 24 h)", classes="section-title")
+        yield LineupDoneTable(id="lineup-done")
 
 
 class PositionsPane(Vertical):
@@ -163,6 +165,7 @@ class MainScreen(Screen[None]):
                 return
             table = lineup.first()
             table.apply(state["lineup"].get("entries") or [])
+            self.query_one(LineupDoneTable).apply(state["lineup"].get("done") or [])
         elif name == "positions":
             pos = self.query(PositionsTable)
             if not pos:

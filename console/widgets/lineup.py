@@ -10,8 +10,9 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.widgets import DataTable
 
-from console.format import DASH, expiry, integer, money, num
+from console.format import DASH, ET, expiry, integer, money, num, parse_time
 from console.keymap import LINEUP_BINDINGS
+from console.widgets.positions import KeyedTable
 from console.widgets.tones import tone
 
 Cell = str | Text
@@ -153,3 +154,39 @@ class LineupTable(DataTable[Cell]):
         e = self.current()
         if e is not None:
             self.post_message(self.ApproveRequested(int(e["id"])))
+
+
+class LineupDoneTable(KeyedTable):
+    """Entries that left the lineup in the last 24 h: sent, filled, or cancelled with the
+    reason (Stage 2, tier 2, budget, kill switch), newest change last."""
+
+    COLUMNS: ClassVar[list[tuple[str, str]]] = [
+        ("symbol", "Sym"),
+        ("strike", "Strike"),
+        ("expiry", "Exp"),
+        ("qty", "Qty"),
+        ("status", "Status"),
+        ("when", "When (ET)"),
+        ("reason", "Reason"),
+    ]
+
+    def apply(self, entries: Sequence[dict[str, Any]]) -> None:
+        self.apply_rows(entries, lambda e: str(e.get("id")), self._cells_of)
+
+    def _cells_of(self, e: dict[str, Any]) -> tuple[Cell, ...]:
+        status = str(e.get("status") or DASH)
+        style = {
+            "filled": tone(self, "profit"),
+            "cancelled": tone(self, "warning-domain"),
+            "rejected": tone(self, "loss"),
+        }.get(status)
+        when = parse_time(e.get("updated_at"))
+        return (
+            str(e.get("symbol") or DASH),
+            num(e.get("strike"), 1),
+            expiry(e.get("expiry")),
+            integer(e.get("quantity")),
+            Text(status, style=style) if style else status,
+            f"{when.astimezone(ET):%a %H:%M}" if when else DASH,
+            str(e.get("reason_text") or e.get("reason_code") or ""),
+        )

@@ -133,6 +133,15 @@ def _render_lineup(data: dict[str, Any]) -> None:
             f"{_f(e['strike']):>8} {e['quantity']:>4} {_f(e['premium']):>8} "
             f"{_f(e['margin_per_contract']):>10}  {'STALE' if e['stale'] else ''}"
         )
+    done = data.get("done") or []
+    if done:
+        print("sent, filled and cancelled in the last 24 h:")
+        for e in done:
+            why = e.get("reason_text") or e.get("reason_code") or ""
+            print(
+                f"{e['id']:>5} {e['status']:<9} {e['symbol']:<7} {e['expiry']:<9} "
+                f"{_f(e['strike']):>8} {e['quantity']:>4}  {why}"
+            )
 
 
 def _lineup(args: argparse.Namespace) -> int:

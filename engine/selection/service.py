@@ -55,6 +55,8 @@ log = logging.getLogger(__name__)
 #: Scans are allowed on session days from 04:00 ET (pre-market) to the close; outside that the
 #: market counts as closed and a scan needs the explicit override.
 PRE_MARKET = dt.timedelta(hours=5, minutes=30)
+#: GetLineup's `done`: entries sent, filled or cancelled within this many hours (engine clock).
+DONE_WINDOW_H = 24
 
 
 class EngineLike(Protocol):
@@ -576,7 +578,10 @@ class SelectionService:
         return Result.success(removed=removed)
 
     async def get_lineup(self, cmd: GetLineup) -> Result:
-        rows = await self._lineup().active(self.engine.account)
+        repo = self._lineup()
+        rows = await repo.active(self.engine.account)
+        since = self.engine.now() - dt.timedelta(hours=DONE_WINDOW_H)
+        done = await repo.done_since(self.engine.account, since)
         snap, why = await self._snapshot()
         budget: dict[str, Any]
         if snap is None:
@@ -585,7 +590,7 @@ class SelectionService:
         else:
             state, _ = await self._budget_state(snap)
             budget = {"available": True, **state.summary()}
-        return Result.success(entries=rows, budget=budget)
+        return Result.success(entries=rows, budget=budget, done=done)
 
 
 def install(engine: Any, advisor: Advisor | None = None) -> SelectionService:

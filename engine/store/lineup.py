@@ -64,6 +64,17 @@ class LineupRepo:
             )
         return [_decode(r) for r in rows]
 
+    async def done_since(self, account_id: str | None, since: dt.datetime) -> list[dict[str, Any]]:
+        """Entries that left staged/approved (sent, filled, cancelled with its reason, ...) and
+        changed at or after `since`; entries the user removed are left out."""
+        marks = ",".join("?" for _ in ACTIVE_STATUSES)
+        rows = await self.store.fetchall(
+            f"SELECT * FROM lineup WHERE status NOT IN ({marks}) AND status != 'removed' "
+            "AND account_id IS ? AND updated_at >= ? ORDER BY id",
+            (*ACTIVE_STATUSES, account_id, since.astimezone(dt.UTC).isoformat()),
+        )
+        return [_decode(r) for r in rows]
+
     async def get(self, lineup_id: int) -> dict[str, Any] | None:
         row = await self.store.fetchone("SELECT * FROM lineup WHERE id=?", (lineup_id,))
         return None if row is None else _decode(row)

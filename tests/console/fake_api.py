@@ -446,7 +446,11 @@ class FakeEngineAPI:
         return self._Unstage(Unstage(lineup_ids=[e["id"] for e in self.lineup] or [0]))
 
     def _GetLineup(self, cmd: GetLineup) -> Result:
-        return Result.success(entries=copy.deepcopy(self.lineup), budget=self.budget())
+        active = [e for e in self.lineup if e["status"] in ("staged", "approved")]
+        done = [e for e in self.lineup if e["status"] not in ("staged", "approved", "removed")]
+        return Result.success(
+            entries=copy.deepcopy(active), budget=self.budget(), done=copy.deepcopy(done)
+        )
 
     def _ExecuteNow(self, cmd: ExecuteNow) -> Result:
         if self.halted:
@@ -454,8 +458,14 @@ class FakeEngineAPI:
         approved = [e for e in self.lineup if e["status"] == "approved"]
         if not approved:
             return Result.refused("nothing approved to execute", code="nothing_approved")
-        for e in approved:
-            e["status"] = "submitted"
+        for i, e in enumerate(approved):
+            e["updated_at"] = self.now.isoformat()
+            if i == 0:
+                e["status"] = "cancelled"
+                e["reason_code"] = "stage2.cancel"
+                e["reason_text"] = "gap: no strike within 3 keeps the premium"
+            else:
+                e["status"] = "submitted"
         self.emit("order.status", f"submitted {len(approved)} orders")
         return Result.success(submitted=len(approved), message=f"submitted {len(approved)}")
 

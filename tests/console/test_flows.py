@@ -9,7 +9,7 @@ from console.screens.confirm import ConfirmScreen
 from console.widgets.activity import ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader
-from console.widgets.lineup import LineupTable
+from console.widgets.lineup import LineupDoneTable, LineupTable
 from console.widgets.scanner import RejectionTable, ScannerTable
 from console.widgets.settings import SettingsForm
 from engine.api.models import ExecuteNow, Kill, SaveSettings, Scan, SetQuantity
@@ -220,3 +220,23 @@ async def test_reattaches_when_the_engine_comes_back() -> None:
         assert "reattached" in log
         assert "GetStatus" in second.names()  # refreshed from the new engine
         assert "SIMULATED" in app.main.query_one(StatusHeader).who_text().plain
+
+
+async def test_executed_entries_move_to_the_done_table_with_reasons() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("p", "x")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert any(isinstance(c, ExecuteNow) for c in fake.requests)
+        assert app.main.query_one(LineupTable).row_count == 0  # nothing staged/approved left
+        done = app.main.query_one(LineupDoneTable)
+        assert done.row_count == len(fake.lineup) > 1
+        rows = [[str(c) for c in done.get_row_at(i)] for i in range(done.row_count)]
+        assert rows[0][4] == "cancelled" and "no strike within 3" in rows[0][6]
+        assert {r[4] for r in rows[1:]} == {"submitted"}

@@ -187,6 +187,35 @@ async def test_stage_guards_and_lineup_edits(eng: FakeEngine) -> None:
     assert refused.exit_code == 3 and refused.reason_code == "no_account_data"
 
 
+async def test_lineup_done_lists_recent_sent_filled_and_cancelled_with_reasons(
+    eng: FakeEngine,
+) -> None:
+    await req(eng, Scan(symbols=list(eng.services.specs), auto_select=True))
+    ids = [e["id"] for e in (await req(eng, GetLineup())).data["entries"]]
+    assert len(ids) >= 4
+    recent = (NOW - dt.timedelta(hours=2)).isoformat()
+    old = (NOW - dt.timedelta(hours=30)).isoformat()
+    changes = [
+        (ids[0], "cancelled", "stage2.cancel", "no strike within 3 keeps the premium", recent),
+        (ids[1], "filled", None, None, recent),
+        (ids[2], "cancelled", "tier2.cancel", "unfilled after tier 2", old),  # yesterday
+    ]
+    async with eng.store.transaction() as conn:
+        for lid, status, code, text, at in changes:
+            await conn.execute(
+                "UPDATE lineup SET status=?, reason_code=?, reason_text=?, updated_at=? WHERE id=?",
+                (status, code, text, at, lid),
+            )
+    await req(eng, Unstage(lineup_ids=[ids[3]]))  # removed by the user: not "done"
+    data = (await req(eng, GetLineup())).data
+    assert [e["id"] for e in data["entries"]] == ids[4:]
+    done = {e["id"]: e for e in data["done"]}
+    assert set(done) == {ids[0], ids[1]}
+    assert done[ids[0]]["status"] == "cancelled"
+    assert done[ids[0]]["reason_text"] == "no strike within 3 keeps the premium"
+    assert done[ids[1]]["status"] == "filled"
+
+
 async def test_stale_lineup_refused_on_live_account(eng: FakeEngine) -> None:
     eng.calendar.open_ = False
     r = await req(eng, Scan(symbols=list(eng.services.specs)[:8], override_closed=True))
