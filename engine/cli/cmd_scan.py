@@ -19,7 +19,12 @@ from engine.cli.main import common_options
 def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("scan", help="scan for put candidates (one best strike per symbol)")
     common_options(s)
-    s.add_argument("--symbols", nargs="+", metavar="SYM", help="scan these instead of the universe")
+    s.add_argument(
+        "--symbols",
+        nargs="+",
+        metavar="SYM",
+        help="scan these instead of the universe (spaces or commas between them)",
+    )
     s.add_argument("--auto-select", action="store_true", help="fill the lineup (level B)")
     s.add_argument(
         "--override-closed",
@@ -103,7 +108,7 @@ def _scan(args: argparse.Namespace) -> int:
     from engine.api.models import Scan
 
     cmd = Scan(
-        symbols=args.symbols,
+        symbols=_split_symbols(args.symbols),
         auto_select=args.auto_select,
         override_closed=args.override_closed,
         use_scanner=args.scanner,
@@ -178,3 +183,10 @@ def _lineup(args: argparse.Namespace) -> int:
             _render_lineup(data["lineup"])
 
     return _run(args, cmd, render, with_lineup=args.action != "show")
+
+
+def _split_symbols(raw: list[str] | None) -> list[str] | None:
+    """`--symbols AAPL MSFT` and `--symbols AAPL,MSFT` alike."""
+    if raw is None:
+        return None
+    return [part for item in raw for part in item.replace(",", " ").split()]

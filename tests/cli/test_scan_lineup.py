@@ -36,9 +36,9 @@ def test_scan_json_candidates_and_lineup(run: Run) -> None:
 
 
 def test_scan_human_output(run: Run) -> None:
-    code, out, _ = run("scan", "--symbols", "AAPL", "--override-closed")
+    code, out, _ = run("scan", "--symbols", "AAPL,msft", "--override-closed")
     assert code == 0
-    assert out.startswith("scan ") and "AAPL" in out and "rejected" in out
+    assert out.startswith("scan ") and "AAPL" in out and "MSFT" in out and "rejected" in out
     assert "budget" in out  # the lineup's totals follow the scan
 
 
