@@ -114,14 +114,24 @@ def _execution(engine: Any) -> Any:
     return svc
 
 
-def _slot_taken(what: str, holder: str) -> JobResult:
-    return JobResult(
-        "refused",
-        Reason(
-            "execution.running",
-            f"{what} not run: {holder} was running (it sends for the same lineup)",
-        ),
-    )
+def _exclusive(label: str, body: Callable[[Any, PlannedJob, Any], Awaitable[JobResult]]) -> Action:
+    """An execution job that runs only while it holds the execution slot (a manual
+    ExecuteNow holding it refuses the job with the reason)."""
+
+    async def run(engine: Any, job: PlannedJob) -> JobResult:
+        svc = _execution(engine)
+        async with svc.slot(f"scheduled {label}") as holder:
+            if holder is not None:
+                return JobResult(
+                    "refused",
+                    Reason(
+                        "execution.running",
+                        f"{label} not run: {holder} was running (it sends for the same lineup)",
+                    ),
+                )
+            return await body(engine, job, svc.workflow())
+
+    return run
 
 
 async def _lineup_counts(engine: Any) -> dict[str, int]:
@@ -195,14 +205,6 @@ async def expire_stale_lineup(engine: Any, job: PlannedJob) -> list[int]:
     return stale
 
 
-async def stage2(engine: Any, job: PlannedJob) -> JobResult:
-    svc = _execution(engine)
-    async with svc.slot("scheduled Stage 2") as holder:
-        if holder is not None:
-            return _slot_taken("Stage 2", holder)
-        return await _stage2(engine, job, svc.workflow())
-
-
 async def _stage2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     why = await wf.guard()
     if why is not None:
@@ -224,14 +226,6 @@ async def _stage2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     )
 
 
-async def tier1(engine: Any, job: PlannedJob) -> JobResult:
-    svc = _execution(engine)
-    async with svc.slot("scheduled tier 1") as holder:
-        if holder is not None:
-            return _slot_taken("tier 1", holder)
-        return await _tier1(engine, job, svc.workflow())
-
-
 async def _tier1(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     why = await wf.guard()
     if why is not None:
@@ -249,14 +243,6 @@ async def _tier1(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
         Reason("tier1.done", f"tier 1: {sent} of {len(before)} entries sent at the open"),
         {"sent": sent, "entries": sorted(before), "lineup": await _lineup_counts(engine)},
     )
-
-
-async def tier2(engine: Any, job: PlannedJob) -> JobResult:
-    svc = _execution(engine)
-    async with svc.slot("scheduled tier 2") as holder:
-        if holder is not None:
-            return _slot_taken("tier 2", holder)
-        return await _tier2(engine, job, svc.workflow())
 
 
 async def _tier2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
@@ -277,6 +263,11 @@ async def _tier2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
         ),
         {"lineup": counts},
     )
+
+
+stage2 = _exclusive("Stage 2", _stage2)
+tier1 = _exclusive("tier 1", _tier1)
+tier2 = _exclusive("tier 2", _tier2)
 
 
 # --------------------------------------------------------------------------- NakedTrader
