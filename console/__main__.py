@@ -29,15 +29,26 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--account", metavar="ID", help="IBKR account id (default: from config)")
     p.add_argument("--theme", metavar="NAME", help="putdesk-dark (default) or putdesk-light")
     p.add_argument("--live", action="store_true", help="allow orders on a live account")
+    p.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="with --demo: simulated seconds per real second (default: sim.speed)",
+    )
     return p
 
 
-def demo_config(cfg: Any) -> Any:
-    """The config with the simulated gateway and the demo clock before the next open."""
+def demo_config(cfg: Any, speed: float | None = None) -> Any:
+    """The config with the simulated gateway and the demo clock before the next open
+    (`speed`: simulated seconds per real second, else the configured `sim.speed`)."""
     ibkr = cfg.ibkr.model_copy(update={"simulated": True})
-    sim = cfg.sim.model_copy(
-        update={"start": "before_open", "minutes_before_open": DEMO_MINUTES_BEFORE_OPEN}
-    )
+    update: dict[str, Any] = {
+        "start": "before_open",
+        "minutes_before_open": DEMO_MINUTES_BEFORE_OPEN,
+    }
+    if speed is not None:
+        update["speed"] = speed
+    sim = cfg.sim.model_copy(update=update)
     return cfg.model_copy(update={"ibkr": ibkr, "sim": sim})
 
 
@@ -54,8 +65,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.live and args.demo:
         print("--live and --demo cannot be used together", file=sys.stderr)
         return 2
+    if args.speed is not None and not args.demo:
+        print("--speed is for the demo's simulated clock: use it with --demo", file=sys.stderr)
+        return 2
+    if args.speed is not None and not 0 < args.speed <= 10_000:
+        print(f"--speed must be > 0 and <= 10000, got {args.speed:g}", file=sys.stderr)
+        return 2
     if args.demo:
-        cfg = demo_config(cfg)
+        cfg = demo_config(cfg, args.speed)
 
     from console.app import PutdeskApp
     from engine.api.client import NoEngine, attach, connect_api

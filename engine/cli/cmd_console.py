@@ -1,4 +1,5 @@
-"""`putdesk console [--demo] [--config] [--account] [--theme] [--live]`: the operator console.
+"""`putdesk console [--demo] [--speed X] [--config] [--account] [--theme] [--live]`: the
+operator console.
 
 The console is its own program (`python -m console`); this command replaces the `putdesk`
 process with it, so the engine's command line never imports Textual or the console package
@@ -23,6 +24,12 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--account", metavar="ID", help="IBKR account id (default: from config)")
     p.add_argument("--theme", metavar="NAME", help="putdesk-dark (default) or putdesk-light")
     p.add_argument("--live", action="store_true", help="allow orders on a live account")
+    p.add_argument(
+        "--speed",
+        type=float,
+        metavar="X",
+        help="with --demo: simulated seconds per real second (e.g. 30 to see a day in 15 min)",
+    )
     p.set_defaults(func=run)
 
 
@@ -34,7 +41,7 @@ def console_argv(args: argparse.Namespace) -> list[str]:
     if args.live:
         argv.append("--live")
     for flag, value in (("--config", args.config), ("--account", args.account),
-                        ("--theme", args.theme)):  # fmt: skip
+                        ("--theme", args.theme), ("--speed", args.speed)):  # fmt: skip
         if value:
             argv += [flag, str(value)]
     return argv

@@ -202,6 +202,8 @@ def test_demo_config_forces_the_simulated_gateway_before_the_open() -> None:
     assert demo.sim.start == "before_open"
     assert demo.sim.minutes_before_open == DEMO_MINUTES_BEFORE_OPEN
     assert cfg.ibkr.simulated is False  # the original is untouched
+    assert demo.sim.speed == cfg.sim.speed
+    assert demo_config(cfg, 30.0).sim.speed == 30.0
 
 
 def test_putdesk_console_hands_every_option_to_the_console_program() -> None:
@@ -209,14 +211,26 @@ def test_putdesk_console_hands_every_option_to_the_console_program() -> None:
     from engine.cli.main import build_parser
 
     args = build_parser().parse_args(
-        ["console", "--demo", "--theme", "putdesk-light", "--config", "c.yaml", "--account", "DU1"]
-    )
+        ["console", "--demo", "--theme", "putdesk-light", "--config", "c.yaml", "--account", "DU1",
+         "--speed", "30"]
+    )  # fmt: skip
     argv = console_argv(args)
     assert argv[1:3] == ["-m", "console"]
     assert argv[3:] == [
-        "--demo", "--config", "c.yaml", "--account", "DU1", "--theme", "putdesk-light"
+        "--demo", "--config", "c.yaml", "--account", "DU1", "--theme", "putdesk-light",
+        "--speed", "30.0",
     ]  # fmt: skip
     from console.__main__ import build_parser as console_parser
 
     parsed = console_parser().parse_args(argv[3:])
     assert parsed.demo and parsed.theme == "putdesk-light" and parsed.account == "DU1"
+    assert parsed.speed == 30.0
+
+
+def test_speed_only_with_the_demo_and_in_range(capsys: pytest.CaptureFixture[str]) -> None:
+    from console.__main__ import main
+
+    assert main(["--speed", "30"]) == 2
+    assert "use it with --demo" in capsys.readouterr().err
+    assert main(["--demo", "--speed", "0"]) == 2
+    assert "--speed must be > 0" in capsys.readouterr().err
