@@ -71,7 +71,11 @@ class LineupRepo:
         rows = await self.store.fetchall(
             f"SELECT * FROM lineup WHERE status NOT IN ({marks}) AND status != 'removed' "
             "AND account_id IS ? AND updated_at >= ? ORDER BY id",
-            (*ACTIVE_STATUSES, account_id, since.astimezone(dt.UTC).isoformat()),
+            (
+                *ACTIVE_STATUSES,
+                account_id,
+                since.astimezone(dt.UTC).isoformat(timespec="microseconds"),
+            ),
         )
         return [_decode(r) for r in rows]
 
