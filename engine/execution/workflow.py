@@ -237,18 +237,20 @@ class TwoTierWorkflow:
 
     async def _stage2_one(self, staged: StagedTrade, guards: Stage2Guards) -> tuple[Any, Reason]:
         und = await self.market.qualify_underlying(staged.symbol)
-        uq = await self.market.underlying_quote(und)
         options = await self._strikes(und, staged.expiry, staged.right)
         strikes = sorted(options, key=lambda o: o.strike)
-        if not strikes:
-            return validate(staged, uq, [], guards, self.now())
-        target = float(staged.strike)
-        idx = min(range(len(strikes)), key=lambda i: abs(strikes[i].strike - target))
-        window = strikes[
-            max(0, idx - guards.max_strikes_moved) : idx + guards.max_strikes_moved + 1
-        ]
-        quotes = await self.market.option_quotes(window)
-        chain: list[tuple[OptionRef, Quote | None]] = [(o, quotes.get(o.con_id)) for o in window]
+        chain: list[tuple[OptionRef, Quote | None]] = []
+        if strikes:
+            target = float(staged.strike)
+            idx = min(range(len(strikes)), key=lambda i: abs(strikes[i].strike - target))
+            window = strikes[
+                max(0, idx - guards.max_strikes_moved) : idx + guards.max_strikes_moved + 1
+            ]
+            quotes = await self.market.option_quotes(window)
+            chain = [(o, quotes.get(o.con_id)) for o in window]
+        # the underlying last: the strike list and the option quotes take time, and the
+        # underlying's quote must still be fresh (max_quote_age_s) when it is judged
+        uq = await self.market.underlying_quote(und)
         return validate(staged, uq, chain, guards, self.now())
 
     async def _strikes(self, und: Underlying, expiry: str, right: str) -> list[OptionRef]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from decimal import Decimal
 
@@ -44,6 +45,27 @@ async def test_gap_adapts_strike_and_fills(store: Store) -> None:
     assert row["status"] == "filled", summary.decisions
     trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
     assert trade is not None and trade["quantity"] == 2 and trade["strike"] == "87.5"
+
+
+async def test_stage2_judges_a_fresh_underlying_quote_after_slow_option_quotes(
+    store: Store,
+) -> None:
+    """Streaming the option quotes takes time (20 s on the engine clock here, as a second of
+    a 20x demo clock): the underlying quote is fetched after them, so it is still within
+    max_quote_age_s when Stage 2 judges it, and the entry is kept."""
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    slow = ex.option_quotes
+
+    async def option_quotes(options):  # type: ignore[no-untyped-def]
+        ex.clock.advance(dt.timedelta(seconds=20))  # the wait for the streamed values
+        return await slow(options)  # stamped when they arrived, as MarketServices does
+
+    ex.option_quotes = option_quotes  # type: ignore[method-assign]
+    wf = workflow(store, ex, config())
+    await wf.stage2()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "stage2_ok", (row["reason_code"], row["reason_text"])
 
 
 async def test_gap_too_large_cancels_with_reason(store: Store) -> None:
