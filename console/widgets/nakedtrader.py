@@ -22,7 +22,7 @@ class NakedTraderView(Static):
                 f"  {plan.get('symbol', DASH)} ({plan.get('trading_class', DASH)})  "
                 f"target Δ {num(plan.get('target_delta'), 3)} "
                 f"range {num(rng[0], 3)}-{num(rng[1], 3)}\n"
-                f"  runs at {plan.get('scheduled_at', DASH)} ET"
+                f"  {_when(plan.get('scheduled_at'))}"
                 f"  {'dry run' if plan.get('dry_run') else 'orders sent'}"
                 f"  contracts {plan.get('contracts', DASH)}\n"
             )
@@ -60,3 +60,10 @@ class NakedTraderView(Static):
         if data.get("message"):
             t.append(f"\n{data['message']}\n", style="italic")
         self.update(t)
+
+
+def _when(scheduled_at: Any) -> str:
+    """The daily run's time, or why there is none (`enabled: false`; `n` still runs it)."""
+    if scheduled_at:
+        return f"runs daily at {scheduled_at} ET"
+    return "not scheduled (enabled: false in daily_spx_options.yaml; n runs it now)"

@@ -234,3 +234,10 @@ def test_speed_only_with_the_demo_and_in_range(capsys: pytest.CaptureFixture[str
     assert "use it with --demo" in capsys.readouterr().err
     assert main(["--demo", "--speed", "0"]) == 2
     assert "--speed must be > 0" in capsys.readouterr().err
+
+
+def test_nakedtrader_plan_says_when_it_runs_or_why_not() -> None:
+    from console.widgets.nakedtrader import _when
+
+    assert _when("09:45") == "runs daily at 09:45 ET"
+    assert _when(None).startswith("not scheduled (enabled: false")  # never "None"
