@@ -109,6 +109,8 @@ UNSUPPORTED_REQ_ID_FIELD = {
     97: 1,
 }
 EXEC_TIME_FORMAT = "%Y%m%d %H:%M:%S UTC"
+#: At most this many missed session closes are run when the clock jumps (about 18 months).
+MAX_CATCH_UP_CLOSES = 400
 """Execution times are sent as `YYYYMMDD HH:MM:SS UTC` (one space, explicit zone): ib_async's
 parseIBDatetime reads that as an aware UTC time whatever `IB.TimezoneTWS` says."""
 
@@ -331,6 +333,9 @@ class SimGateway:
         self._sec_bucket = (0, 0)
         self._hist_recent: deque[tuple[float, tuple[Any, ...]]] = deque()
         self._last_tick_time: dt.datetime | None = None
+        #: The simulated time of the last save (from the state file): closes between it and
+        #: the start are run at the first tick, so nothing expires unnoticed while stopped.
+        self._saved_sim_time: dt.datetime | None = None
         self._last_save = time.monotonic()
         # faults
         self.reject_next: str | None = None
@@ -347,7 +352,9 @@ class SimGateway:
         self._server = await asyncio.start_server(self._serve, self.host, self.port)
         self.port = self._server.sockets[0].getsockname()[1]
         if not self._tasks:
-            self._last_tick_time = self.clock.now()
+            now_t = self.clock.now()
+            saved = self._saved_sim_time
+            self._last_tick_time = saved if saved is not None and saved < now_t else now_t
             self._tasks.append(asyncio.create_task(self._tick_loop(), name="sim-ticks"))
         log.info("sim gateway listening on %s:%s", self.host, self.port)
 
@@ -390,7 +397,8 @@ class SimGateway:
             return
         tmp = self.state_file.with_suffix(self.state_file.suffix + ".tmp")
         tmp.parent.mkdir(parents=True, exist_ok=True)
-        tmp.write_text(json.dumps(self.book.to_state(), default=str))
+        state = {**self.book.to_state(), "sim_time": self.clock.now().isoformat()}
+        tmp.write_text(json.dumps(state, default=str))
         tmp.replace(self.state_file)
         self._last_save = time.monotonic()
 
@@ -398,6 +406,8 @@ class SimGateway:
         """Replace the book with the one saved in `state_file` (Book.from_state)."""
         assert self.state_file is not None
         data = json.loads(self.state_file.read_text())
+        saved = data.pop("sim_time", None)
+        self._saved_sim_time = dt.datetime.fromisoformat(saved) if saved else None
         loader = getattr(type(self.book), "from_state", None)
         if loader is None:
             return
@@ -1069,16 +1079,25 @@ class SimGateway:
                 self.save_state()
 
     def _check_close(self, prev: dt.datetime, now_t: dt.datetime) -> None:
+        """End of day for every close in (prev, now_t], oldest first (several after a stop
+        across sessions, or a big clock step)."""
         cal = self.calendar
         if cal is None or now_t <= prev:
             return
+        closes: list[dt.datetime] = []
+        t = now_t
         try:
-            close = cal.previous_close(now_t)
+            while len(closes) < MAX_CATCH_UP_CLOSES:
+                close = cal.previous_close(t)
+                if close <= prev:
+                    break
+                closes.append(close)
+                t = close - dt.timedelta(microseconds=1)
         except Exception:
-            return
-        if prev < close <= now_t:
-            from engine.market.calendar import to_et
+            pass
+        from engine.market.calendar import to_et
 
+        for close in reversed(closes):
             self.book.end_of_day(to_et(close).date())
 
     def push_quotes(self) -> None:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import datetime as dt
 from collections.abc import AsyncIterator
+from pathlib import Path
 
 import pytest
 from ib_async import IB, LimitOrder, Option
@@ -168,3 +169,25 @@ async def test_clock_advance_crosses_close(fake: FakeMarket) -> None:
         assert await _until(trade.isDone)
         g.advance_clock(2 * 3600)  # past the 13:00 ET close
         assert await _until(lambda: ib.positions() == [])
+
+
+async def test_closes_missed_while_stopped_run_at_the_next_start(
+    tmp_path: Path, fake: FakeMarket
+) -> None:
+    """The gateway (a demo, `putdesk sim`) is stopped over an expiry and started a week later:
+    the closes in between are run at its first tick, so the expired put does not linger."""
+    from engine.market.calendar import MarketCalendar
+    from engine.market.clock import SteppedClock
+
+    state = tmp_path / "sim.json"
+    clock = SteppedClock(dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC))  # Tue 10:00 ET
+    kw = {"market": fake, "clock": clock, "tick_interval": 0.02, "state_file": state}
+    async with running_sim(calendar=MarketCalendar(), **kw) as g, connected_ib(g) as ib:
+        opt = await _put(ib, fake)  # expires 2026-11-27
+        trade = ib.placeOrder(opt, LimitOrder("SELL", 1, 1.90))
+        assert await _until(trade.isDone)
+        assert await _until(lambda: len(ib.positions()) == 1)
+    clock.set(dt.datetime(2026, 12, 1, 15, 0, tzinfo=dt.UTC))  # the next Tuesday
+    async with running_sim(calendar=MarketCalendar(), **kw) as g2, connected_ib(g2) as ib2:
+        assert await _until(lambda: ib2.positions() == [])
+        assert any(e.day.isoformat() == "2026-11-27" for e in g2.book.ledger.eae)
