@@ -120,7 +120,8 @@ class StatusHeader(Vertical):
         elif ai.get("enabled"):
             text.append("  AI on", style=tone(self, "live"))
         else:
-            why = str(ai.get("reason") or "").removeprefix("AI off: ")
+            # the short reason ("no API key"); the hint after it is in the scan pane and status
+            why = str(ai.get("reason") or "").removeprefix("AI off: ").split(" (", 1)[0]
             text.append(
                 "  AI off" + (f" ({why})" if why else ""), style=tone(self, "warning-domain")
             )
