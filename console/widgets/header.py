@@ -18,6 +18,8 @@ from console.widgets.tones import tone
 KINDS = ("PAPER", "LIVE", "SIMULATED")
 #: Connection states in which data and orders can flow.
 CONNECTED_STATES = {"connected", "ready"}
+#: Below this width the header uses its compact labels (80x24 terminals).
+COMPACT_BELOW = 100
 
 
 def account_kind(status: dict[str, Any]) -> str:
@@ -55,6 +57,9 @@ class StatusHeader(Vertical):
         yield Static(id="header-when")
 
     def on_mount(self) -> None:
+        self.refresh_text()
+
+    def on_resize(self) -> None:
         self.refresh_text()
 
     def set_status(self, status: dict[str, Any]) -> None:
@@ -104,7 +109,7 @@ class StatusHeader(Vertical):
         text.append("  ")
         text.append("● " if ok else "○ ", style=tone(self, "live") if ok else tone(self, "loss"))
         text.append(state.lower().replace("_", " "))
-        text.append(" · data ")
+        text.append(" · " if self.compact else " · data ")
         data_style = {
             "live": tone(self, "live"),
             "delayed": tone(self, "warning-domain"),
@@ -113,7 +118,7 @@ class StatusHeader(Vertical):
         text.append(data.upper(), style=f"bold {data_style}")
         level = s.get("automation_level")
         if level:
-            text.append(f"  Level {level}")
+            text.append(f"  {'lvl' if self.compact else 'Level'} {level}")
         ai = s.get("ai") or {}
         if not ai:
             text.append("  AI ?")
@@ -132,31 +137,45 @@ class StatusHeader(Vertical):
             text.append(f"  {conn['reason']}", style=tone(self, "loss"))
         return text
 
+    @property
+    def compact(self) -> bool:
+        """Narrow terminals (80 columns): shorter labels and clocks without seconds, so
+        both header lines fit."""
+        width = self.size.width if self.is_mounted else 0
+        return 0 < width < COMPACT_BELOW
+
     def when_text(self) -> Text:
         real = self._now()
+        fmt = "%H:%M" if self.compact else "%H:%M:%S"
         text = Text(" ")
-        text.append(f"{real.astimezone(ET):%H:%M:%S} ET", style="bold")
+        text.append(f"{real.astimezone(ET):{fmt}} ET", style="bold")
         local = real.astimezone(self._zone)
-        text.append(f" · {local:%H:%M:%S} {local.tzname() or 'local'}")
+        text.append(f" · {local:{fmt}} {local.tzname() or 'local'}")
         clock = self._status.get("clock") or {}
         simulated = bool(clock.get("simulated") or self._status.get("simulated"))
         engine_now = self.engine_now()
         if simulated and self._attached:
             speed = float(clock.get("speed") or 1.0)
-            sim = f"  sim {engine_now.astimezone(ET):%a %H:%M:%S} ET"
+            sim = f"  sim {engine_now.astimezone(ET):%a {fmt}} ET"
             if speed != 1.0:
                 sim += f" x{speed:g}"
             text.append(sim, style=tone(self, "stale"))
         market = self._status.get("market") or self._market_from_calendar(engine_now)
         if self._attached and market:
             if market.get("open"):
-                text.append("  Market OPEN", style=f"bold {tone(self, 'live')}")
+                text.append(
+                    "  OPEN" if self.compact else "  Market OPEN",
+                    style=f"bold {tone(self, 'live')}",
+                )
                 close = parse_time(market.get("next_close"))
                 if close:
                     left = (close - engine_now).total_seconds()
                     text.append(f" · closes in {countdown(left)}")
             else:
-                text.append("  Market CLOSED", style=f"bold {tone(self, 'warning-domain')}")
+                text.append(
+                    "  CLOSED" if self.compact else "  Market CLOSED",
+                    style=f"bold {tone(self, 'warning-domain')}",
+                )
                 nxt = parse_time(market.get("next_open"))
                 if nxt:
                     left = (nxt - engine_now).total_seconds()
