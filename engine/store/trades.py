@@ -251,42 +251,45 @@ class AddedExecution:
 # --- bulk helpers (used inside an open transaction by reconciliation) -----------------------
 
 
-async def insert_trades(conn: aiosqlite.Connection, rows: Sequence[TradeRow]) -> None:
-    """INSERT trades with their ids already assigned (one executemany)."""
+async def _insert_rows(
+    conn: aiosqlite.Connection, table: str, cols: Sequence[str], rows: Sequence[Any]
+) -> None:
+    """INSERT rows (each with `to_db()`) into `table`, their ids already assigned."""
     if not rows:
         return
-    cols = TRADE_COLUMNS
-    sql = f"INSERT INTO trades ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
+    sql = f"INSERT INTO {table} ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
     dbs = [r.to_db() for r in rows]
     await conn.executemany(sql, [[d[c] for c in cols] for d in dbs])
+
+
+async def _update_rows(
+    conn: aiosqlite.Connection, table: str, cols: Sequence[str], rows: Sequence[Any]
+) -> None:
+    """UPDATE `cols` of rows (each with `to_db()`) in `table` by id."""
+    if not rows:
+        return
+    sql = f"UPDATE {table} SET {', '.join(c + '=?' for c in cols)} WHERE id=?"
+    dbs = [r.to_db() for r in rows]
+    await conn.executemany(sql, [[*(d[c] for c in cols), d["id"]] for d in dbs])
+
+
+async def insert_trades(conn: aiosqlite.Connection, rows: Sequence[TradeRow]) -> None:
+    """INSERT trades with their ids already assigned (one executemany)."""
+    await _insert_rows(conn, "trades", TRADE_COLUMNS, rows)
 
 
 async def update_trades(conn: aiosqlite.Connection, rows: Sequence[TradeRow]) -> None:
     """UPDATE every column of the given trades by id (one executemany)."""
-    if not rows:
-        return
     cols = [c for c in TRADE_COLUMNS if c not in ("id", "created_at")]
-    sql = f"UPDATE trades SET {', '.join(c + '=?' for c in cols)} WHERE id=?"
-    dbs = [r.to_db() for r in rows]
-    await conn.executemany(sql, [[*(d[c] for c in cols), d["id"]] for d in dbs])
+    await _update_rows(conn, "trades", cols, rows)
 
 
 async def insert_executions(conn: aiosqlite.Connection, rows: Sequence[ExecutionRow]) -> None:
-    if not rows:
-        return
-    cols = EXECUTION_COLUMNS
-    sql = f"INSERT INTO executions ({', '.join(cols)}) VALUES ({', '.join('?' for _ in cols)})"
-    dbs = [r.to_db() for r in rows]
-    await conn.executemany(sql, [[d[c] for c in cols] for d in dbs])
+    await _insert_rows(conn, "executions", EXECUTION_COLUMNS, rows)
 
 
 async def update_executions(conn: aiosqlite.Connection, rows: Sequence[ExecutionRow]) -> None:
-    if not rows:
-        return
-    cols = [c for c in EXECUTION_COLUMNS if c != "id"]
-    sql = f"UPDATE executions SET {', '.join(c + '=?' for c in cols)} WHERE id=?"
-    dbs = [r.to_db() for r in rows]
-    await conn.executemany(sql, [[*(d[c] for c in cols), d["id"]] for d in dbs])
+    await _update_rows(conn, "executions", [c for c in EXECUTION_COLUMNS if c != "id"], rows)
 
 
 async def next_id(conn: aiosqlite.Connection, table: str) -> int:
