@@ -307,13 +307,26 @@ def write_atomic(path: Path, text: str) -> None:
         raise
 
 
+def _file_settings(path: Path) -> dict[str, Any]:
+    """What the settings file holds (the shipped defaults while it does not exist yet)."""
+    source = path if path.exists() else SHIPPED_CONFIG
+    data = yaml.safe_load(source.read_text(encoding="utf-8")) or {}
+    return data if isinstance(data, dict) else {}
+
+
 async def save_settings(engine: Engine, cmd: SaveSettings) -> Result:
-    """Validate the merged settings; write YAML atomically; snapshot it; apply in memory."""
+    """Validate the change; write it into the settings file atomically; snapshot; apply.
+
+    The file gets the change merged into what it held, never the whole effective config:
+    environment overrides and the demo's simulated-gateway settings stay out of it."""
     path = settings_path(engine)
     merged = _merge(engine.cfg.model_dump(mode="json", exclude_unset=False), cmd.changes)
-    text = yaml.safe_dump(merged, sort_keys=False)
+    text = yaml.safe_dump(_merge(_file_settings(path), cmd.changes), sort_keys=False)
     try:
-        new = load_model(PutdeskConfig, path, text=text, environ={})
+        load_model(PutdeskConfig, path, text=text, environ={})  # the file on its own
+        new = load_model(
+            PutdeskConfig, path, text=yaml.safe_dump(merged, sort_keys=False), environ={}
+        )
     except ConfigError as exc:
         return Result(
             ok=False,
@@ -325,12 +338,13 @@ async def save_settings(engine: Engine, cmd: SaveSettings) -> Result:
     write_atomic(path, text)
     snapshot_id = None
     if engine.store is not None:
-        sha = hashlib.sha256(text.encode()).hexdigest()
+        body = to_json(merged)  # the effective settings the engine now runs with
+        sha = hashlib.sha256(body.encode()).hexdigest()
         async with engine.store.transaction() as conn:
             await conn.execute(
                 "INSERT OR IGNORE INTO config_snapshots(created_at, kind, sha256, body) "
                 "VALUES (?,?,?,?)",
-                (utcnow_iso(), "main", sha, to_json(merged)),
+                (utcnow_iso(), "main", sha, body),
             )
             async with conn.execute(
                 "SELECT id FROM config_snapshots WHERE kind='main' AND sha256=?", (sha,)

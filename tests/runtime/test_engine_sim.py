@@ -91,8 +91,13 @@ async def test_save_settings_validates_writes_and_snapshots(tmp_path: Path) -> N
             assert path.read_text() == "budget:\n  margin_pct_of_nlv: 20\n"  # untouched
             ok = await eng.request(SaveSettings(changes={"budget": {"margin_pct_of_nlv": 15}}))
             assert ok.ok and ok.data["restart_required"] is False
-            assert yaml.safe_load(path.read_text())["budget"]["margin_pct_of_nlv"] == 15
+            saved = yaml.safe_load(path.read_text())
+            assert saved["budget"]["margin_pct_of_nlv"] == 15
+            # only the change joins what the file held: the engine's in-memory settings (here
+            # the test's simulated gateway, as with `--demo` or PUTDESK_ overrides) stay out
+            assert saved == {"budget": {"margin_pct_of_nlv": 15}}
             assert eng.cfg.budget.margin_pct_of_nlv == 15
+            assert eng.cfg.ibkr.simulated is True  # still applied in memory
             assert eng.store is not None
             rows = await eng.store.fetchall("SELECT id FROM config_snapshots")
             assert [r["id"] for r in rows] == [ok.data["snapshot_id"]]
@@ -100,6 +105,19 @@ async def test_save_settings_validates_writes_and_snapshots(tmp_path: Path) -> N
             assert got.data["settings"]["budget"]["margin_pct_of_nlv"] == 15
         finally:
             await eng.stop()
+
+
+def test_first_save_starts_from_the_shipped_defaults(tmp_path: Path) -> None:
+    """No settings file yet: the change is merged into the shipped putdesk.yaml (its
+    watchlist and schedule kept), not written alone or over the effective config."""
+    from config.loader import SHIPPED_CONFIG
+    from engine.runtime.core_commands import _file_settings
+
+    shipped = yaml.safe_load(SHIPPED_CONFIG.read_text())
+    assert _file_settings(tmp_path / "missing.yaml") == shipped
+    own = tmp_path / "own.yaml"
+    own.write_text("automation_level: A\n")
+    assert _file_settings(own) == {"automation_level": "A"}
 
 
 async def test_connect_api_without_engine_starts_one_in_process() -> None:
