@@ -49,9 +49,10 @@ class HelpScreen(ModalScreen[None]):
 
     def on_mount(self) -> None:
         table = self.query_one("#help-table", DataTable)
-        table.add_columns("Where", "Keys", "What it does", "Id")
-        for row in key_rows(self.keymap):
-            table.add_row(*row)
+        # keys and what they do first: they are what fits on an 80-column terminal
+        table.add_columns("Keys", "What it does", "Where", "Id")
+        for where, keys, what, binding_id in key_rows(self.keymap):
+            table.add_row(keys, what, where, binding_id)
         table.focus()
 
     def action_close(self) -> None:

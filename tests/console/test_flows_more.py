@@ -61,6 +61,8 @@ async def test_help_lists_every_key_and_palette_runs_actions() -> None:
         table = app.screen.query_one(DataTable)
         ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
         assert {"putdesk.kill", "putdesk.scan", "lineup.qty_up", "settings.save"} <= ids
+        first = table.get_row_at(0)  # keys and what they do first (what fits at 80 columns)
+        assert first[0] == "?, f1" and first[1] == "List every key" and first[2] == "Everywhere"
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("ctrl+p")
