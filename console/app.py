@@ -45,7 +45,7 @@ from console.widgets.activity import ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader, account_kind
 from console.widgets.lineup import LineupTable
-from console.widgets.scanner import CandidateDetail, ScannerTable
+from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
 from console.widgets.settings import SettingsForm
 from engine.api.models import (
     Approve,
@@ -562,6 +562,11 @@ class PutdeskApp(App[int]):
     def _highlight(self, msg: ScannerTable.Highlighted) -> None:
         if self.main is not None:
             self.main.query_one(CandidateDetail).show(msg.candidate)
+
+    @on(RejectionTable.Highlighted)
+    def _highlight_rejection(self, msg: RejectionTable.Highlighted) -> None:
+        if self.main is not None:
+            self.main.query_one(CandidateDetail).show_rejection(msg.rejection)
 
     @on(ScannerTable.StageRequested)
     def _stage(self, msg: ScannerTable.StageRequested) -> None:

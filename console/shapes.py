@@ -95,9 +95,22 @@ def status_view(d: dict[str, Any]) -> dict[str, Any]:
 
 
 # -- scanner ------------------------------------------------------------------------------
+def strike_rejections(row: dict[str, Any]) -> list[dict[str, Any]]:
+    """The strikes of a symbol that were not chosen, each with its reason (the row's
+    `rejections_json`: [{expiry, strike, con_id, code, text}])."""
+    raw = row.get("strike_rejections", row.get("rejections_json"))
+    if isinstance(raw, str) and raw:
+        try:
+            raw = json.loads(raw)
+        except ValueError:
+            return []
+    return [r for r in raw if isinstance(r, dict)] if isinstance(raw, list) else []
+
+
 def candidate_view(row: dict[str, Any]) -> dict[str, Any]:
     """One candidate row (engine DB row or flat shape) as the scanner table's view."""
     c = dict(row)
+    c["strike_rejections"] = strike_rejections(row)
     comps = dict(c.get("components") or {})
     for k in COMPONENTS:
         if comps.get(k) is None and c.get(f"score_{k}") is not None:
@@ -138,6 +151,7 @@ def scan_view(d: dict[str, Any]) -> dict[str, Any]:
                     "symbol": row.get("symbol"),
                     "code": row.get("reason_code") or row.get("code"),
                     "reason": row.get("reason_text") or row.get("reason"),
+                    "strike_rejections": strike_rejections(row),
                 }
             )
             continue

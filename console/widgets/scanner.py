@@ -261,15 +261,64 @@ class CandidateDetail(Static):
             )
         if c.get("reason"):
             t.append(f"{c['reason']}\n")
+        _append_strikes(t, c.get("strike_rejections") or [], "other strikes, not chosen")
+        self.update(t)
+
+    def show_rejection(self, r: dict[str, Any]) -> None:
+        """A symbol without a candidate: its reason, then every strike's own reason."""
+        t = Text()
+        t.append(f"{r.get('symbol')}  rejected\n", style="bold")
+        t.append(f"{r.get('code') or DASH}: {r.get('reason') or DASH}\n")
+        _append_strikes(t, r.get("strike_rejections") or [], "strikes looked at")
         self.update(t)
 
 
+#: Strike reasons listed in the detail pane (the rest are counted).
+MAX_STRIKE_LINES = 12
+
+
+def _append_strikes(t: Text, rows: Sequence[dict[str, Any]], title: str) -> None:
+    if not rows:
+        return
+    t.append(f"\n{title} ({len(rows)}):\n", style="bold")
+    for r in rows[:MAX_STRIKE_LINES]:
+        where = (
+            f"{expiry(r.get('expiry'))} {num(r.get('strike'), 1)}"
+            if r.get("strike")
+            else (f"{expiry(r.get('expiry'))} all")
+        )
+        t.append(f"  {where}: ", style="bold")
+        t.append(f"{r.get('text') or r.get('code') or DASH}\n")
+    if len(rows) > MAX_STRIKE_LINES:
+        t.append(f"  ... {len(rows) - MAX_STRIKE_LINES} more (putdesk scan --json)\n")
+
+
 class RejectionTable(DataTable[Cell]):
-    """Symbols with no candidate, each with its reason code and text (keyed by symbol)."""
+    """Symbols with no candidate, each with its reason code and text (keyed by symbol); the
+    highlighted one's strike-by-strike reasons go to the detail pane."""
+
+    class Highlighted(Message):
+        def __init__(self, rejection: dict[str, Any]) -> None:
+            super().__init__()
+            self.rejection = rejection
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, cursor_type="row", show_cursor=False)
+        super().__init__(id=id, cursor_type="row")
         self._rows: dict[str, tuple[str, str]] = {}
+        self.rejections: dict[str, dict[str, Any]] = {}
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        r = self.rejections.get(str(event.row_key.value))
+        if r is not None and self.has_focus:
+            self.post_message(self.Highlighted(r))
+
+    def on_focus(self) -> None:
+        if self.row_count:
+            key, _ = self.coordinate_to_cell_key(self.cursor_coordinate)
+            r = self.rejections.get(str(key.value))
+            if r is not None:
+                self.post_message(self.Highlighted(r))
 
     def on_mount(self) -> None:
         self.add_column("Rejected", key="symbol")
@@ -281,6 +330,7 @@ class RejectionTable(DataTable[Cell]):
             str(r.get("symbol")): (str(r.get("code") or DASH), str(r.get("reason") or DASH))
             for r in rejections
         }
+        self.rejections = {str(r.get("symbol")): dict(r) for r in rejections}
         with self.app.batch_update():
             for key in [k for k in self._rows if k not in incoming]:
                 self.remove_row(key)

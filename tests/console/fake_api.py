@@ -64,6 +64,19 @@ REJECTED: list[tuple[str, str, str]] = [
 ]
 
 
+#: Strike-by-strike reasons of the rejected symbols (as the engine's `rejections_json`).
+STRIKES: dict[str, list[dict[str, Any]]] = {
+    "GOOGL": [
+        {"expiry": "20261127", "strike": 0.0, "con_id": 0, "code": "delta_estimate",
+         "text": "20261127 not requested: estimated |delta| 0.0101 < 0.0250"},
+        {"expiry": "20261204", "strike": 150.0, "con_id": 91, "code": "no_bid",
+         "text": "strike 150 has no bid"},
+        {"expiry": "20261204", "strike": 145.0, "con_id": 92, "code": "delta_out_of_range",
+         "text": "|delta| 0.031 < delta_min 0.05"},
+    ],
+}  # fmt: skip
+
+
 def candidate(i: int, sym: str, sector: str, price: float, strike: float, bid: float) -> dict:
     ask = round(bid + 0.05 + i * 0.01, 2)
     mid = round((bid + ask) / 2, 3)
@@ -318,7 +331,10 @@ class FakeEngineAPI:
                 "override_closed": cmd.override_closed,
             },
             "candidates": cands,
-            "rejections": [{"symbol": s, "code": c, "reason": r} for s, c, r in REJECTED],
+            "rejections": [
+                {"symbol": s, "code": c, "reason": r, "strike_rejections": STRIKES.get(s, [])}
+                for s, c, r in REJECTED
+            ],
         }
         self.emit(
             "scan.finished",
@@ -351,6 +367,7 @@ class FakeEngineAPI:
                     "status": "rejected",
                     "reason_code": r["code"],
                     "reason_text": r["reason"],
+                    "rejections_json": r.get("strike_rejections") or [],  # decoded, as there
                 }
             )
         return Result.success(

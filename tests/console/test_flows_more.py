@@ -9,7 +9,7 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.widgets.activity import ActivityLog
 from console.widgets.header import StatusHeader
-from console.widgets.scanner import ScannerTable
+from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
 from engine.api.models import Scan
 from tests.console.conftest import make_app, settle
 from tests.console.fake_api import FakeEngineAPI
@@ -125,3 +125,23 @@ async def test_unknown_keymap_id_is_reported() -> None:
         await settle(pilot)
         log = app.main.query_one(ActivityLog)
         assert any("unknown binding id 'putdesk.nope'" in line for line in log.lines_text)
+
+
+async def test_rejected_symbol_shows_each_strikes_reason() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        rejections = app.main.query_one(RejectionTable)
+        rejections.focus()
+        await pilot.pause()
+        await settle(pilot)
+        detail = str(app.main.query_one(CandidateDetail).render())
+        assert "GOOGL  rejected" in detail and "strikes looked at (3)" in detail
+        assert "Dec04 145.0: |delta| 0.031 < delta_min 0.05" in detail
+        assert "Nov27 all: 20261127 not requested" in detail
+        await pilot.press("down")
+        await pilot.pause()
+        detail = str(app.main.query_one(CandidateDetail).render())
+        assert "META  rejected" in detail and "wide_spread" in detail

@@ -83,6 +83,8 @@ def test_scan_view_splits_best_rejected_and_finalists() -> None:
             "status": "rejected",
             "reason_code": "no_strike_passed",
             "reason_text": "no strike passed the filters",
+            "rejections_json": '[{"expiry": "20261204", "strike": 370.0, "code": "no_bid", '
+            '"text": "no bid"}]',
         },
     ]
     v = scan_view(
@@ -101,8 +103,16 @@ def test_scan_view_splits_best_rejected_and_finalists() -> None:
     c = v["candidates"][0]
     assert c["components"]["safety"] == 80 and c["ai_line"] == "fine" and c["stale"] is True
     assert v["rejections"] == [
-        {"symbol": "MSFT", "code": "no_strike_passed", "reason": "no strike passed the filters"}
+        {
+            "symbol": "MSFT",
+            "code": "no_strike_passed",
+            "reason": "no strike passed the filters",
+            "strike_rejections": [
+                {"expiry": "20261204", "strike": 370.0, "code": "no_bid", "text": "no bid"}
+            ],
+        }
     ]
+    assert c["strike_rejections"] == []
     assert v["scan"]["state"] == "finished" and v["scan"]["progress"] == {"done": 2, "total": 2}
 
 
