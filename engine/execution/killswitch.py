@@ -13,7 +13,7 @@ import json
 from engine.domain import Reason
 from engine.execution.brackets import is_putdesk_ref
 from engine.execution.ports import OrderPort
-from engine.execution.records import Recorder, iso
+from engine.execution.records import Recorder, iso, set_lineup
 from engine.store.db import Store
 
 HALT_KEY = "halted"
@@ -44,6 +44,39 @@ async def is_halted(store: Store, account_id: str) -> bool:
     return await halt_reason(store, account_id) is not None
 
 
+#: Lineup states of an entry that execution has taken up (orders may be working).
+IN_EXECUTION = ("stage2_ok", "submitted", "repricing", "repriced")
+
+
+async def close_lineup_entries(
+    store: Store, account_id: str | None, reason: Reason, now: dt.datetime
+) -> list[int]:
+    """After a kill: every entry in execution ends with the kill's reason, "partial" when
+    some of it was sold (its exits stay as IBKR has them), else "cancelled". Approved
+    entries not yet taken up stay approved for the user to review."""
+    marks = ",".join("?" for _ in IN_EXECUTION)
+    closed: list[int] = []
+    async with store.transaction() as conn:
+        async with conn.execute(
+            f"SELECT id FROM lineup WHERE account_id IS ? AND status IN ({marks})",
+            (account_id, *IN_EXECUTION),
+        ) as cur:
+            ids = [int(r[0]) for r in await cur.fetchall()]
+        for lid in ids:
+            async with conn.execute(
+                "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) FROM executions "
+                "WHERE side='SLD' AND order_ref LIKE ?",
+                (f"pd-L{lid}-%",),
+            ) as cur:
+                row = await cur.fetchone()
+            sold = int(row[0]) if row else 0
+            await set_lineup(
+                conn, lid, now, status="partial" if sold else "cancelled", reason=reason
+            )
+            closed.append(lid)
+    return closed
+
+
 async def kill(
     port: OrderPort | None,
     store: Store,
@@ -66,7 +99,10 @@ async def kill(
                     problems.append(f"{o.order_ref}: {exc}")
     else:
         problems.append("not connected to IBKR: no order could be cancelled")
+    closed = await close_lineup_entries(store, account_id, Reason("halt.killed", reason), now)
     text = f"halted ({reason}); cancel sent for {len(cancelled)} orders"
+    if closed:
+        text += f"; {len(closed)} lineup entries in execution closed"
     if problems:
         text += "; problems: " + "; ".join(problems)
     r = Reason("halt.killed", text)

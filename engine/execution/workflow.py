@@ -398,7 +398,12 @@ class TwoTierWorkflow:
             return False
         refused = await self._send(option, bracket.legs, lid)
         if refused is not None:
-            await self.record(lid, refused, severity="warning")
+            # halted (kill switch): the entry ends here; otherwise (disconnected, ...) it
+            # keeps its state for the run that resumes it
+            halted = refused.code.startswith("halt")
+            await self.record(
+                lid, refused, status="cancelled" if halted else None, severity="warning"
+            )
             return False
         status = "submitted" if tier == 1 else "repriced"
         await self.record(

@@ -246,6 +246,23 @@ async def kill(engine: Engine, cmd: Kill) -> Result:
             error = exc.reason.text
     else:
         error = "not connected: open orders could not be cancelled now"
+    closed: list[int] = []
+    if engine.store is not None:
+        from engine.execution.killswitch import close_lineup_entries
+
+        closed = await close_lineup_entries(
+            engine.store,
+            engine.account,
+            Reason("engine.killed", f"kill switch: {cmd.reason}"),
+            engine.now(),
+        )
+        if closed:
+            engine.bus.publish(
+                "lineup.changed",
+                f"kill switch: {len(closed)} lineup entries in execution closed",
+                code="engine.killed",
+                data={"closed": closed},
+            )
     engine.bus.publish(
         "engine.state",
         f"kill switch: {cmd.reason}; {cancelled} order(s) cancelled",

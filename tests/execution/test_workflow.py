@@ -212,8 +212,59 @@ async def test_kill_switch_cancels_and_halts(store: Store) -> None:
     assert raw is not None and json.loads(raw)["halted"] is True
     await ex.advance(1)
     assert ex.books["pd-L1-1"].status == "Cancelled"
+    row = await lineup_row(store, 1)  # the entry in execution ends with the kill's reason
+    assert row["status"] == "cancelled" and row["reason_code"] == "halt.killed"
     await add_lineup(store, ex)
     summary = await workflow(store, ex, config()).run()
     assert not summary.ok and summary.reason.code == "halt.active"
     await resume(store, ACCOUNT, rec, ex.clock.now())
     assert not await is_halted(store, ACCOUNT)
+
+
+async def test_kill_during_execution_ends_the_entries_with_its_reason(store: Store) -> None:
+    """Killed between tier 1 and tier 2: the entry that sold part is "partial", the other
+    "cancelled", both with the kill's reason."""
+    from engine.domain import Reason
+    from engine.execution.killswitch import close_lineup_entries
+
+    ex = make_exchange()
+    first = await add_lineup(store, ex)
+    second = await add_lineup(store, ex, strike=87.5)
+    wf = workflow(store, ex, config())
+    await wf.stage2()
+    await wf.tier1()
+    await store.insert(
+        "executions",
+        {"exec_id": "x-1", "order_ref": f"pd-L{first}-1", "side": "SLD", "quantity": 1,
+         "price": "0.50", "time": ex.clock.now().isoformat(), "account_id": ACCOUNT,
+         "con_id": ex.con("XYZ", EXPIRY, 90.0)},
+    )  # fmt: skip
+    closed = await close_lineup_entries(
+        store, ACCOUNT, Reason("engine.killed", "kill switch: test"), ex.clock.now()
+    )
+    assert sorted(closed) == [first, second]
+    a, b = await lineup_row(store, first), await lineup_row(store, second)
+    assert (a["status"], b["status"]) == ("partial", "cancelled")
+    assert a["reason_text"] == b["reason_text"] == "kill switch: test"
+
+
+async def test_tier2_refused_by_a_halt_cancels_the_entry(store: Store) -> None:
+    """Halted while an entry waits for tier 2: tier 2 cancels the working order as usual, the
+    replacement is refused by the halt, and the entry ends "cancelled" with that reason
+    (not left "repricing")."""
+    from engine.domain import Reason
+    from engine.execution.killswitch import halt_value
+
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    wf = workflow(store, ex, config())
+    await wf.stage2()
+    await wf.tier1()
+    await store.set_state(
+        ACCOUNT, "halted", halt_value(Reason("halt.killed", "test"), ex.clock.now())
+    )
+    await ex.advance(config().execution.tier2_wait_s + 1)
+    await wf.tier2()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "cancelled" and row["reason_code"] == "halt.active"
+    assert not [r for r in ex.place_calls if "pd-L1-2" in str(r)]  # no replacement sent
