@@ -41,6 +41,11 @@ def intent_status_for(order: BrokerOrder) -> str:
     return "working"
 
 
+#: Lineup states in which an entry order is out and execution is not changing it itself
+#: (tier 2 marks an entry "repricing" before it cancels, so its own cancels never count).
+ENTRY_OUT = ("submitted", "repriced")
+
+
 def leg_of(ref: str) -> str:
     if ref.endswith("-tp"):
         return "take_profit"
@@ -199,6 +204,10 @@ class Watcher:
                 await set_lineup(
                     conn, int(intent["lineup_id"]), now, status="rejected", reason=reason
                 )
+            elif (
+                new_status == "cancelled" and intent["lineup_id"] and leg_of(o.order_ref) == "entry"
+            ):
+                await self._entry_ended(conn, int(intent["lineup_id"]), o, now)
         changed = []
         if o.quantity != int(intent["quantity"]):
             changed.append(f"quantity {intent['quantity']} -> {o.quantity}")
@@ -232,6 +241,37 @@ class Watcher:
                 severity="warning",
                 data={"order_ref": o.order_ref},
             )
+
+    async def _entry_ended(
+        self, conn: aiosqlite.Connection, lineup_id: int, o: BrokerOrder, now: dt.datetime
+    ) -> None:
+        """An entry order ended at IBKR without execution ending it (a DAY order at the
+        close, a cancel in TWS or by IBKR): its lineup entry is closed with that reason."""
+        row = await _one(conn, "SELECT quantity, status FROM lineup WHERE id=?", (lineup_id,))
+        if row is None or row["status"] not in ENTRY_OUT:
+            return
+        sold_row = await _one(
+            conn,
+            "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) AS n FROM executions "
+            "WHERE side='SLD' AND order_ref LIKE ?",
+            (f"pd-L{lineup_id}-%",),
+        )
+        sold, qty = (int(sold_row["n"]) if sold_row else 0), int(row["quantity"])
+        status = "filled" if sold >= qty else ("partial" if sold else "cancelled")
+        reason = Reason(
+            "order.ended",
+            f"{o.order_ref} {o.status} at IBKR with {sold} of {qty} sold "
+            "(a DAY order ends at the close; else cancelled in TWS or by IBKR)",
+        )
+        await set_lineup(conn, lineup_id, now, status=status, reason=reason)
+        self.rec.event(
+            "execution.decision",
+            reason.text,
+            now,
+            reason=reason,
+            severity="info" if status == "filled" else "warning",
+            data={"lineup_id": lineup_id, "status": status},
+        )
 
     async def _trade_for(
         self,

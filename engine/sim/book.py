@@ -1052,11 +1052,16 @@ class Book:
     # --- end of day ------------------------------------------------------------------------------
 
     def end_of_day(self, session_date: date) -> None:
-        """Close of `session_date`: cancel DAY orders; expire, cash-settle, assign or
-        exercise the options expiring that day; book it all for Flex."""
+        """Close of `session_date`: cancel DAY orders (with the children of an unfilled
+        bracket parent, as IBKR does); expire, cash-settle, assign or exercise the options
+        expiring that day; book it all for Flex."""
         for o in sorted(self.orders.values(), key=lambda x: x.seq):
             if o.is_open and (o.order.tif or "DAY").upper() == "DAY":
                 self._cancel_at_close(o)
+                if o.filled == 0:  # an unfilled bracket parent takes its children with it
+                    for child in self._children(o):
+                        if child.is_open:
+                            self._cancel_at_close(child)
         when = datetime.combine(session_date, EOD_TIME, ET).astimezone(UTC)
         expiring = [
             p

@@ -268,3 +268,21 @@ async def test_tier2_refused_by_a_halt_cancels_the_entry(store: Store) -> None:
     row = await lineup_row(store, lid)
     assert row["status"] == "cancelled" and row["reason_code"] == "halt.active"
     assert not [r for r in ex.place_calls if "pd-L1-2" in str(r)]  # no replacement sent
+
+
+async def test_entry_order_ended_at_ibkr_closes_the_lineup_entry(store: Store) -> None:
+    """The entry was left working after tier 2 and IBKR ended it (the DAY order at the close,
+    or a cancel in TWS): the next sync closes the lineup entry with that reason instead of
+    leaving it "submitted" for good."""
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    wf = workflow(store, ex, config())
+    await wf.stage2()
+    await wf.tier1()
+    assert (await lineup_row(store, lid))["status"] == "submitted"
+    await ex.cancel(f"pd-L{lid}-1")  # as IBKR at the close (the fake has no session close)
+    await ex.advance(1)
+    await wf.sync()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "cancelled" and row["reason_code"] == "order.ended"
+    assert "with 0 of 2 sold" in row["reason_text"]

@@ -136,3 +136,22 @@ def test_children_wait_for_full_parent_fill_with_partial_fills(env: Env) -> None
         env.book.on_tick()
     assert parent.filled == 8
     assert last_status(env, 2) == "Submitted"
+
+
+def test_unfilled_day_parent_takes_its_gtc_children_at_the_close(env: Env) -> None:
+    """As at IBKR: a DAY parent that expires unfilled at the close takes its GTC take-profit
+    and stop with it (they could never activate); a filled parent's children stay."""
+    bracket(env)  # parent 100 at 0.60
+    env.market.set_quote(env.ko45, "0.60", "0.65")
+    env.book.on_tick()
+    assert [e.execution.orderId for e in env.of(ExecutionEvent)] == [100]
+    c = contract(env.ko45)  # a second bracket whose parent (0.95) never fills
+    env.book.place(1, c, lmt(200, "SELL", 1, 0.95, transmit=False))
+    env.book.place(1, c, lmt(201, "BUY", 1, 0.45, parentId=200, transmit=False, tif="GTC"))
+    env.book.place(1, c, lmt(202, "BUY", 1, 0.20, parentId=200, transmit=True, tif="GTC"))
+    env.book.on_tick()
+    assert last_status(env, 201) == "PreSubmitted"
+    env.book.end_of_day(env.clock.now().date())
+    assert [last_status(env, oid) for oid in (200, 201, 202)] == ["Cancelled"] * 3
+    assert [last_status(env, oid) for oid in (101, 102)] == ["Submitted"] * 2
+    assert {o.orderId for _, o, _ in env.book.open_orders()} == {101, 102}
