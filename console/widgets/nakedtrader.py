@@ -37,6 +37,12 @@ class NakedTraderView(Static):
                 f"Δ {num(trade.get('delta'), 3)}  filled {num(trade.get('entry_price'))}  "
                 f"premium {money(trade.get('premium'), 2)}\n"
             )
+            if trade.get("widen_steps"):
+                t.append(
+                    f"  chosen after widening the delta band {trade['widen_steps']}x "
+                    "(nothing in the planned range)\n",
+                    style=tone(self, "warning-domain"),
+                )
             pnl = trade.get("pnl")
             if pnl is not None:
                 style = tone(self, "profit" if float(pnl) >= 0 else "loss")

@@ -313,6 +313,7 @@ class NakedTraderService:
         ref = t.entry_order_ref or ""
         entry_intent = await intents.get(ref)
         delta = None
+        widened = 0
         if entry_intent is not None:
             row = await self._store().fetchone(
                 "SELECT payload_json FROM order_intents WHERE id=?", (entry_intent.id,)
@@ -320,6 +321,7 @@ class NakedTraderService:
             with contextlib.suppress(Exception):
                 payload = json.loads(row["payload_json"]) if row else {}
                 delta = -float(payload["plan"]["selection"]["delta"])
+                widened = int(payload["plan"]["selection"].get("widen_steps") or 0)
         premium = (
             None if t.entry_price is None else float(t.entry_price * t.multiplier * t.quantity)
         )
@@ -330,6 +332,7 @@ class NakedTraderService:
             "expiry": t.expiry,
             "quantity": t.quantity,
             "delta": delta,
+            "widen_steps": widened,
             "entry_price": None if t.entry_price is None else float(t.entry_price),
             "premium": premium,
             "pnl": None if t.net_pnl is None else float(t.net_pnl),

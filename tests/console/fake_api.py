@@ -537,6 +537,7 @@ class FakeEngineAPI:
                 "expiry": "20261124",
                 "quantity": 1,
                 "delta": -0.064,
+                "widen_steps": 1,
                 "entry_price": 1.2,
                 "premium": 120.0,
                 "pnl": 35.0,

@@ -9,6 +9,7 @@ from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.widgets.activity import ActivityLog
 from console.widgets.header import StatusHeader
+from console.widgets.nakedtrader import NakedTraderView
 from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
 from engine.api.models import Scan
 from tests.console.conftest import make_app, settle
@@ -145,3 +146,14 @@ async def test_rejected_symbol_shows_each_strikes_reason() -> None:
         await pilot.pause()
         detail = str(app.main.query_one(CandidateDetail).render())
         assert "META  rejected" in detail and "wide_spread" in detail
+
+
+async def test_nakedtrader_pane_says_when_the_band_was_widened() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        text = str(app.main.query_one(NakedTraderView).render())
+        assert "SELL 1 SPX 5,650P Nov24" in text
+        assert "chosen after widening the delta band 1x (nothing in the planned range)" in text

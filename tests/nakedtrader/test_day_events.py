@@ -76,6 +76,7 @@ async def test_rerunning_nt_the_same_day_respects_the_daily_limit(nt: NtHarness)
     assert status["plan"]["symbol"] == "XSP" and status["plan"]["delta_range"] == [0.055, 0.075]
     trade = status["trade"]
     assert trade["trade_id"] == second.data["trade_id"] and trade["delta"] < 0
+    assert trade["widen_steps"] == second.data["plan"]["selection"]["widen_steps"]
     legs = second.data["plan"]["bracket"]
     bracket = status["bracket"]
     assert bracket["take_profit"]["price"] == float(legs["take_profit"]["limit_price"])
