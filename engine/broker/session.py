@@ -237,7 +237,8 @@ class Session:
             "port": self.port,
             "client_id": self.client_id,
             "server_version": self.ib.client.serverVersion() if self.connected else None,
-            "market_data_type": self.market_data_type.label,
+            # the requested type only means something while data can flow
+            "market_data_type": (self.market_data_type.label if self.data_allowed()[0] else "none"),
             "connected_at": self.connected_at.isoformat() if self.connected_at else None,
             "connects": self.connects,
             "trading_allowed": allowed,

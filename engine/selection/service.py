@@ -273,6 +273,11 @@ class SelectionService:
         closed = market_closed(self.engine.calendar, now)
         if closed is not None and not cmd.override_closed:
             return Result.refused(closed.text, code=closed.code)
+        data_allowed = getattr(getattr(self.engine, "session", None), "data_allowed", None)
+        if data_allowed is not None:
+            ok, why = data_allowed()
+            if not ok:  # no IBKR, no scan: one clear refusal, not a rejection per symbol
+                return Result.refused(f"no scan: {why.text}", code=why.code)
         stale = closed is not None
         cfg = self.cfg
         scanner = cast(ScannerSource, self.md) if hasattr(self.md, "scanner_symbols") else None

@@ -52,3 +52,11 @@ def test_order_guard() -> None:
     ):
         s.state = state
         assert s.trading_allowed()[1].code == code
+
+
+def test_status_shows_no_market_data_type_while_data_cannot_flow() -> None:
+    s = _ready_session("DU1", market_data_type=3)
+    assert s.status()["market_data_type"] == "delayed"
+    for state in (ConnState.DISCONNECTED, ConnState.DATA_UNAVAILABLE, ConnState.HALTED):
+        s.state = state
+        assert s.status()["market_data_type"] == "none", state  # not the requested "delayed"

@@ -24,6 +24,7 @@ from engine.api.models import (
     Stage,
     Unstage,
 )
+from engine.domain import Reason
 from engine.runtime.bus import EventBus
 from engine.runtime.registry import CommandRegistry
 from engine.selection.ai import AIVerdict
@@ -47,6 +48,12 @@ class FakeCalendar:
 @dataclass
 class FakeSession:
     kind: str = "paper"
+    data_ok: bool = True
+
+    def data_allowed(self) -> tuple[bool, Reason]:
+        if self.data_ok:
+            return True, Reason("ok", "market data available")
+        return False, Reason("session.disconnected", "not connected to IBKR: connection refused")
 
 
 class FakeAdvisor:
@@ -89,6 +96,15 @@ async def eng(tmp_path: Path) -> AsyncIterator[FakeEngine]:
 
 async def req(e: FakeEngine, cmd: Any) -> Any:
     return await e.registry.dispatch(cmd)
+
+
+async def test_scan_refused_without_ibkr_data(eng: FakeEngine) -> None:
+    """No IBKR, no scan: one refusal with the session's reason, no scan row, no symbol asked."""
+    eng.session.data_ok = False
+    r = await req(eng, Scan(symbols=list(eng.services.specs)))
+    assert not r.ok and r.exit_code == 3 and r.reason_code == "session.disconnected"
+    assert r.error == "no scan: not connected to IBKR: connection refused"
+    assert await eng.store.fetchall("SELECT id FROM scans") == []
 
 
 async def test_scan_refused_when_closed_unless_override(eng: FakeEngine) -> None:
