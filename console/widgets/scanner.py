@@ -282,11 +282,9 @@ def _append_strikes(t: Text, rows: Sequence[dict[str, Any]], title: str) -> None
         return
     t.append(f"\n{title} ({len(rows)}):\n", style="bold")
     for r in rows[:MAX_STRIKE_LINES]:
-        where = (
-            f"{expiry(r.get('expiry'))} {num(r.get('strike'), 1)}"
-            if r.get("strike")
-            else (f"{expiry(r.get('expiry'))} all")
-        )
+        # strike 0 marks a reason about the whole expiry (its strike list not requested)
+        strike = num(r.get("strike"), 1) if r.get("strike") else "all"
+        where = f"{expiry(r.get('expiry'))} {strike}"
         t.append(f"  {where}: ", style="bold")
         t.append(f"{r.get('text') or r.get('code') or DASH}\n")
     if len(rows) > MAX_STRIKE_LINES:
