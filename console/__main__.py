@@ -17,24 +17,12 @@ DEMO_MINUTES_BEFORE_OPEN = 5
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from engine.cli.cmd_console import add_console_options
+
     p = argparse.ArgumentParser(
         prog="putdesk console", description="the operator console (full-screen terminal UI)"
     )
-    p.add_argument(
-        "--demo",
-        action="store_true",
-        help="simulated gateway, clock a few minutes before the next open",
-    )
-    p.add_argument("--config", metavar="FILE", help="config file (default: $PUTDESK_CONFIG)")
-    p.add_argument("--account", metavar="ID", help="IBKR account id (default: from config)")
-    p.add_argument("--theme", metavar="NAME", help="putdesk-dark (default) or putdesk-light")
-    p.add_argument("--live", action="store_true", help="allow orders on a live account")
-    p.add_argument(
-        "--speed",
-        type=float,
-        metavar="X",
-        help="with --demo: simulated seconds per real second (default: sim.speed)",
-    )
+    add_console_options(p)
     return p
 
 

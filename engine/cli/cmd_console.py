@@ -13,8 +13,9 @@ import os
 import sys
 
 
-def register(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("console", help="open the operator console (full-screen terminal UI)")
+def add_console_options(p: argparse.ArgumentParser) -> None:
+    """The console's options: `putdesk console` and the console program (`python -m
+    console`) parse the same ones, so they are passed through unchanged."""
     p.add_argument(
         "--demo",
         action="store_true",
@@ -30,6 +31,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="X",
         help="with --demo: simulated seconds per real second (e.g. 30 to see a day in 15 min)",
     )
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("console", help="open the operator console (full-screen terminal UI)")
+    add_console_options(p)
     p.set_defaults(func=run)
 
 
