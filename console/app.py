@@ -658,7 +658,9 @@ class PutdeskApp(App[int]):
         main = self.main
         if main is None:
             return
-        main.query_one(ActivityLog).add(ts or self.now(), severity, kind, message, code)
+        # stamped on the engine's clock (a simulated day's time), like the engine's own events
+        when = ts or main.query_one(StatusHeader).engine_now()
+        main.query_one(ActivityLog).add(when, severity, kind, message, code)
 
     # -- actions (keys and command palette) -----------------------------------------------
     def action_scan(self) -> None:

@@ -8,6 +8,7 @@ bounded queue; a subscriber that stops reading loses its oldest events (and is t
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import logging
 from collections import deque
 from collections.abc import AsyncIterator, Callable
@@ -68,8 +69,16 @@ class Subscription:
 class EventBus:
     """Fan-out of engine events with a short in-memory history."""
 
-    def __init__(self, account: str | None = None, history: int = 2000):
+    def __init__(
+        self,
+        account: str | None = None,
+        history: int = 2000,
+        clock: Callable[[], dt.datetime] | None = None,
+    ):
+        """`clock` stamps published events (the engine's clock, so a simulated day's events
+        carry its time like everything the engine records); wall-clock UTC without one."""
         self.account = account
+        self.clock = clock
         self._subs: list[Subscription] = []
         self._sinks: list[Callable[[Event], None]] = []
         self._history: deque[Event] = deque(maxlen=history)
@@ -85,6 +94,7 @@ class EventBus:
     ) -> Event:
         event = Event(
             kind=kind,
+            ts=self.clock() if self.clock is not None else dt.datetime.now(dt.UTC),
             account=self.account,
             severity=severity,
             message=message,

@@ -77,7 +77,7 @@ class Engine:
         self.simulated = self.cfg.ibkr.simulated
         self.clock: Any = self.options.clock or self._default_clock()
         self.calendar: Any = self._make_calendar()
-        self.bus = EventBus(account=self.cfg.ibkr.account)
+        self.bus = EventBus(account=self.cfg.ibkr.account, clock=self.now)
         self.pacer = Pacer(self.cfg.ibkr.max_messages_per_s, self.cfg.ibkr.market_data_lines)
         self.session = Session(
             self.cfg.ibkr,

@@ -67,6 +67,19 @@ async def test_bus_fans_out_and_drops_oldest_for_slow_readers() -> None:
     assert bus.recent(2)[0].account == "DU1"
 
 
+def test_bus_stamps_events_on_the_engines_clock() -> None:
+    """A simulated day's events carry its time, like what the engine records on that clock
+    (the demo's activity log mixed wall-clock and simulated stamps)."""
+    import datetime as dt
+
+    sim_time = dt.datetime(2026, 11, 25, 14, 25, tzinfo=dt.UTC)
+    bus = EventBus(account="DU1", clock=lambda: sim_time)
+    assert bus.publish("notice", "n").ts == sim_time
+    before = dt.datetime.now(dt.UTC)
+    wall = EventBus(account="DU1").publish("notice", "n").ts
+    assert before <= wall <= dt.datetime.now(dt.UTC)
+
+
 async def test_registry_dispatch_turns_failures_into_results() -> None:
     reg = CommandRegistry()
 
