@@ -125,9 +125,17 @@ class BudgetConfig(Strict):
     """Margin budget and concentration limits."""
 
     margin_pct_of_nlv: float = Field(
-        20.0, gt=0, le=100, description="Total margin ceiling, % of net liquidation"
+        20.0,
+        gt=0,
+        le=100,
+        description="Total margin ceiling (in use + orders working + lineup), % of net liquidation",
     )
-    max_per_sector: int = Field(5, ge=1, le=100, description="Max underlyings per sector")
+    max_per_sector: int = Field(
+        5,
+        ge=1,
+        le=100,
+        description="Max underlyings per sector (positions held, orders working and the lineup)",
+    )
     overallocation_enabled: bool = False
     overallocation_pct: float = Field(15.0, ge=0, le=50)
 

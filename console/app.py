@@ -81,7 +81,7 @@ EVENT_REFRESH: dict[str, tuple[str, ...]] = {
     "scan.finished": ("scan", "status"),
     "lineup.changed": ("lineup", "status"),
     "execution.decision": ("lineup",),
-    "order.status": ("positions",),
+    "order.status": ("positions", "lineup"),
     "order.fill": ("positions", "status", "lineup"),
     "trade.opened": ("positions", "nt"),
     "trade.closed": ("positions", "nt"),

@@ -37,7 +37,8 @@ def _json(v: Any) -> dict[str, Any]:
 
 # -- status -------------------------------------------------------------------------------
 def budget_view(b: dict[str, Any]) -> dict[str, Any]:
-    """{nlv, margin_in_use, budget, budget_pct, lineup_margin, headroom, available, reason}."""
+    """{nlv, margin_in_use, budget, budget_pct, lineup_margin, working_margin, headroom,
+    available, reason}."""
     if not b:
         return {}
     out = {
@@ -46,6 +47,7 @@ def budget_view(b: dict[str, Any]) -> dict[str, Any]:
         "budget": _f(b.get("budget")),
         "budget_pct": _f(b.get("budget_pct")),
         "lineup_margin": _f(b.get("lineup_margin")),
+        "working_margin": _f(b.get("working_margin")),
         "headroom": _f(b.get("headroom")),
         "available": b.get("available", True),
         "reason": b.get("reason"),

@@ -12,6 +12,9 @@ from decimal import Decimal
 from enum import IntEnum
 from typing import Protocol
 
+#: Symbols IBKR lists as CBOE indexes rather than stocks (no sector, cash-settled options).
+INDEX_SYMBOLS = frozenset({"SPX", "XSP", "VIX", "VIX3M", "NDX", "RUT", "DJX"})
+
 
 @dataclass(frozen=True)
 class Reason:

@@ -1,4 +1,5 @@
-"""Margin budget gauges: NLV, margin in use, lineup margin, budget and headroom."""
+"""Margin budget gauges: NLV, margin in use, working orders' margin (shown when there is
+some), lineup margin, budget and headroom."""
 
 from __future__ import annotations
 
@@ -22,13 +23,13 @@ def budget_numbers(budget: dict[str, Any], lineup_margin: float | None = None) -
         except (TypeError, ValueError):
             return 0.0
 
-    out = {k: f(k) for k in ("nlv", "margin_in_use", "budget", "budget_pct", "lineup_margin")}
+    keys = ("nlv", "margin_in_use", "budget", "budget_pct", "lineup_margin", "working_margin")
+    out = {k: f(k) for k in keys}
     if lineup_margin is not None:
         out["lineup_margin"] = lineup_margin
-    out["headroom"] = out["budget"] - out["margin_in_use"] - out["lineup_margin"]
-    out["usage"] = (
-        (out["margin_in_use"] + out["lineup_margin"]) / out["budget"] if out["budget"] else 0.0
-    )
+    committed = out["margin_in_use"] + out["working_margin"] + out["lineup_margin"]
+    out["headroom"] = out["budget"] - committed
+    out["usage"] = committed / out["budget"] if out["budget"] else 0.0
     return out
 
 
@@ -42,7 +43,8 @@ def level(usage: float) -> str:
 
 
 class BudgetGauges(Vertical):
-    """Numbers on one line, then a gauge of (margin in use + lineup) against the budget."""
+    """Numbers on one line, then a gauge of (margin in use + working orders + lineup) against
+    the budget."""
 
     def compose(self) -> ComposeResult:
         yield Static(id="budget-numbers")
@@ -61,7 +63,8 @@ class BudgetGauges(Vertical):
         text = (
             f"NLV {money(n['nlv']) if have else DASH}  "
             f"in use {money(n['margin_in_use']) if have else DASH}  "
-            f"lineup {money(n['lineup_margin']) if have else DASH}  "
+            + (f"working {money(n['working_margin'])}  " if n["working_margin"] else "")
+            + f"lineup {money(n['lineup_margin']) if have else DASH}  "
             f"budget {money(n['budget']) if have else DASH}{pct}  "
             f"headroom {money(n['headroom']) if have else DASH}"
         )

@@ -30,6 +30,7 @@ from engine.broker.errors import BrokerError, reason_for_ib_error
 from engine.broker.pacing import Priority
 from engine.broker.session import ConnState, Session
 from engine.domain import (
+    INDEX_SYMBOLS,
     AccountSnapshot,
     MarginImpact,
     MarketDataType,
@@ -43,7 +44,7 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 #: Symbols qualified as CBOE indexes rather than stocks.
-INDEXES = frozenset({"SPX", "XSP", "VIX", "VIX3M", "NDX", "RUT", "DJX"})
+INDEXES = INDEX_SYMBOLS
 OPTION_GENERIC_TICKS = "100,101,106"
 REQUIRED_OPTION_FIELDS = ("bid", "ask", "delta")
 SUMMARY_TAGS = (

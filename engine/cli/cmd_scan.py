@@ -122,10 +122,13 @@ def _render_lineup(data: dict[str, Any]) -> None:
         return
     b = data.get("budget") or {}
     if b.get("available"):
+        working = f"working {b['working_margin']}  " if b.get("working_margin", "0") != "0" else ""
         print(
-            f"NLV {b['net_liquidation']}  in use {b['margin_in_use']}  budget {b['budget']}  "
-            f"lineup {b['lineup_margin']}  headroom {b['headroom']}"
+            f"NLV {b['net_liquidation']}  in use {b['margin_in_use']}  {working}"
+            f"lineup {b['lineup_margin']}  budget {b['budget']}  headroom {b['headroom']}"
         )
+        if b.get("held_symbols"):
+            print(f"held (count in their sector's cap): {b['held_symbols'].replace(',', ', ')}")
     else:
         print(f"budget unavailable: {b.get('reason')}")
     print(

@@ -15,6 +15,7 @@ from engine.execution.brackets import is_putdesk_ref
 from engine.execution.ports import OrderPort
 from engine.execution.records import Recorder, iso, set_lineup
 from engine.store.db import Store
+from engine.store.lineup import IN_EXECUTION_STATUSES
 
 HALT_KEY = "halted"
 
@@ -45,7 +46,7 @@ async def is_halted(store: Store, account_id: str) -> bool:
 
 
 #: Lineup states of an entry that execution has taken up (orders may be working).
-IN_EXECUTION = ("stage2_ok", "submitted", "repricing", "repriced")
+IN_EXECUTION = IN_EXECUTION_STATUSES
 
 
 async def close_lineup_entries(

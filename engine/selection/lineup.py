@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
 from engine.domain import Reason
-from engine.selection.portfolio import BudgetState, Holding
+from engine.selection.portfolio import HELD, WORKING, BudgetState, Holding
 
 ACTIVE = ("staged", "approved")
 R_STALE_LIVE = "stale_on_live"
@@ -61,14 +62,36 @@ def holdings(entries: list[LineupEntry], exclude: int | None = None) -> list[Hol
     ]
 
 
+def working_holdings(entries: Sequence[tuple[LineupEntry, int]]) -> list[Holding]:
+    """Entries taken up by execution, each with the contracts of it sold so far: the unsold
+    rest is margin IBKR does not count yet (the sold part is in its margin in use)."""
+    return [
+        Holding(e.symbol, e.sector, e.margin_per_contract * max(e.quantity - sold, 0), WORKING)
+        for e, sold in entries
+    ]
+
+
 def budget_state(
     net_liquidation: Decimal,
     margin_in_use: Decimal,
     budget_pct: float,
     entries: list[LineupEntry],
     exclude: int | None = None,
+    working: Sequence[tuple[LineupEntry, int]] = (),
+    held: Sequence[tuple[str, str]] = (),
 ) -> BudgetState:
-    return BudgetState(net_liquidation, margin_in_use, budget_pct, holdings(entries, exclude))
+    """`working`: (entry, contracts sold) of entries in execution; `held`: (symbol, sector)
+    of the underlyings of positions held (their margin is in `margin_in_use`)."""
+    return BudgetState(
+        net_liquidation,
+        margin_in_use,
+        budget_pct,
+        [
+            *holdings(entries, exclude),
+            *working_holdings(working),
+            *(Holding(sym, sector, Decimal(0), HELD) for sym, sector in held),
+        ],
+    )
 
 
 def may_send(entry: LineupEntry, account_is_live: bool) -> Reason | None:

@@ -2,8 +2,10 @@
 order without breaking the budget or a sector cap. Pure functions.
 
 Budget = margin_pct_of_nlv % of net liquidation. Projected margin = margin already in use
-(FullMaintMarginReq) + margin of the lineup + margin of the new entry. Sector caps count
-distinct underlyings per sector across the lineup.
+(FullMaintMarginReq) + margin of the entries whose orders are working (sent, not yet filled,
+so not yet in IBKR's figure) + margin of the lineup + margin of the new entry. Sector caps
+count distinct underlyings per sector across the positions held, the working entries and the
+lineup. One entry per symbol among the lineup and the working entries.
 """
 
 from __future__ import annotations
@@ -36,13 +38,19 @@ class PortfolioCandidate:
     stale: bool = False
 
 
+LINEUP, WORKING, HELD = "lineup", "working", "held"
+
+
 @dataclass(frozen=True)
 class Holding:
-    """An underlying already in the lineup (its margin counts against the budget)."""
+    """An underlying already committed: a lineup entry (`lineup`), an entry whose order is
+    working at IBKR (`working`), or a position held (`held`, its margin is already in IBKR's
+    margin in use, so `margin` is 0). Each counts in its sector."""
 
     symbol: str
     sector: str
     margin: Decimal
+    kind: str = LINEUP
 
 
 @dataclass
@@ -62,11 +70,16 @@ class BudgetState:
 
     @property
     def lineup_margin(self) -> Decimal:
-        return sum((h.margin for h in self.holdings), Decimal(0))
+        return sum((h.margin for h in self.holdings if h.kind == LINEUP), Decimal(0))
+
+    @property
+    def working_margin(self) -> Decimal:
+        """Margin of entries sent but not yet filled (IBKR's margin in use lacks it)."""
+        return sum((h.margin for h in self.holdings if h.kind == WORKING), Decimal(0))
 
     @property
     def projected(self) -> Decimal:
-        return self.margin_in_use + self.lineup_margin
+        return self.margin_in_use + self.working_margin + self.lineup_margin
 
     @property
     def headroom(self) -> Decimal:
@@ -82,7 +95,11 @@ class BudgetState:
         return out
 
     def symbols(self) -> set[str]:
-        return {h.symbol for h in self.holdings}
+        """Symbols in the lineup or with a working entry (held positions excluded)."""
+        return {h.symbol for h in self.holdings if h.kind != HELD}
+
+    def held_symbols(self) -> set[str]:
+        return {h.symbol for h in self.holdings if h.kind == HELD}
 
     def summary(self) -> dict[str, str]:
         return {
@@ -90,8 +107,10 @@ class BudgetState:
             "margin_in_use": str(self.margin_in_use),
             "budget": str(self.ceiling),
             "lineup_margin": str(self.lineup_margin),
+            "working_margin": str(self.working_margin),
             "projected": str(self.projected),
             "headroom": str(self.headroom),
+            "held_symbols": ",".join(sorted(self.held_symbols())),
         }
 
 
@@ -128,13 +147,20 @@ def check_stage(
     if cand.margin_per_contract is None or cand.margin_per_contract <= 0:
         return Reason(R_NO_MARGIN, f"{cand.symbol}: no IBKR what-if margin for this strike")
     if cand.symbol in state.symbols():
-        return Reason(R_SYMBOL_STAGED, f"{cand.symbol} is already in the lineup")
+        working = any(h.symbol == cand.symbol and h.kind == WORKING for h in state.holdings)
+        where = "has an order working at IBKR" if working else "is already in the lineup"
+        return Reason(R_SYMBOL_STAGED, f"{cand.symbol} {where}")
     counts = state.sector_counts()
-    if counts.get(cand.sector, 0) >= budget.max_per_sector:
+    in_sector = state._sector_symbols().get(cand.sector, set())
+    if cand.symbol not in in_sector and counts.get(cand.sector, 0) >= budget.max_per_sector:
+        held = sorted(
+            {h.symbol for h in state.holdings if h.kind == HELD and h.sector == cand.sector}
+        )
+        of_which = f", {len(held)} of them held ({', '.join(held)})" if held else ""
         return Reason(
             R_SECTOR_CAP,
-            f"sector {cand.sector} already has {counts[cand.sector]} underlyings "
-            f"(cap {budget.max_per_sector})",
+            f"sector {cand.sector} already has {counts[cand.sector]} underlyings"
+            f"{of_which} (cap {budget.max_per_sector})",
         )
     need = cand.margin_per_contract * quantity
     if state.projected + need > state.ceiling:

@@ -27,7 +27,7 @@ from engine.api.models import (
     Stage,
     Unstage,
 )
-from engine.domain import AccountSnapshot, MarketData, Reason
+from engine.domain import INDEX_SYMBOLS, AccountSnapshot, MarketData, Reason
 from engine.selection import lineup as L
 from engine.selection.ai import Advisor, ClaudeAdvisor, PortfolioContext
 from engine.selection.pipeline import (
@@ -250,16 +250,67 @@ class SelectionService:
     async def _budget_state(
         self, snap: AccountSnapshot, exclude: int | None = None
     ) -> tuple[BudgetState, list[L.LineupEntry]]:
-        rows = await self._lineup().active(self.engine.account)
+        """The lineup, the entries whose orders are working (not yet in IBKR's margin in use)
+        and the underlyings held, against the budget."""
+        repo = self._lineup()
+        rows = await repo.active(self.engine.account)
         entries = [L.LineupEntry.from_row(r) for r in rows]
+        working = [
+            (L.LineupEntry.from_row(r), int(r.get("sold") or 0))
+            for r in await repo.in_execution(self.engine.account)
+        ]
         state = L.budget_state(
             snap.net_liquidation,
             snap.full_maint_margin,
             self.cfg.budget.margin_pct_of_nlv,
             entries,
             exclude,
+            working=working,
+            held=await self._held_underlyings(),
         )
         return state, entries
+
+    async def _held_underlyings(self) -> list[tuple[str, str]]:
+        """(symbol, sector) of each underlying with a stock or stock-option position in the
+        account (indexes left out: they have no sector). The sector comes from the config's
+        overrides, else the last lineup entry or scan candidate of the symbol, else IBKR's
+        contract details, else "Unknown"."""
+        positions = getattr(self.md, "positions", None)
+        if positions is None:
+            return []
+        try:
+            held = sorted(
+                {
+                    str(p.contract.symbol)
+                    for p in positions()
+                    if p.position
+                    and p.contract.secType in ("STK", "OPT")
+                    and p.contract.symbol not in INDEX_SYMBOLS
+                }
+            )
+        except Exception as exc:  # not connected: the account snapshot would have failed too
+            log.warning("positions unavailable for the sector caps: %s", exc)
+            return []
+        out = []
+        for sym in held:
+            sector = self.cfg.selection.sector_overrides.get(sym) or await self._known_sector(sym)
+            out.append((sym, sector))
+        return out
+
+    async def _known_sector(self, symbol: str) -> str:
+        for table in ("lineup", "candidates"):
+            row = await self.store.fetchone(
+                f"SELECT sector FROM {table} WHERE symbol=? AND sector IS NOT NULL "
+                "AND sector != 'Unknown' ORDER BY id DESC LIMIT 1",
+                (symbol,),
+            )
+            if row is not None:
+                return str(row["sector"])
+        try:
+            und = await self.md.qualify_underlying(symbol)
+        except Exception:
+            return "Unknown"
+        return und.sector or "Unknown"
 
     # -- scan --------------------------------------------------------------------------------
     async def scan(self, cmd: Scan) -> Result:

@@ -16,6 +16,8 @@ from typing import Any
 from engine.store.db import Store, insert_row, update_row, utcnow_iso
 
 ACTIVE_STATUSES = ("staged", "approved")
+#: States of an entry that execution has taken up (its orders may be working at IBKR).
+IN_EXECUTION_STATUSES = ("stage2_ok", "submitted", "repricing", "repriced")
 
 
 class LineupRepo:
@@ -63,6 +65,26 @@ class LineupRepo:
                 (*ACTIVE_STATUSES, account_id),
             )
         return [_decode(r) for r in rows]
+
+    async def in_execution(self, account_id: str | None) -> list[dict[str, Any]]:
+        """Entries execution has taken up, each with `sold`: contracts of it filled so far
+        (from the executions of its orders, `pd-L<id>-...`)."""
+        marks = ",".join("?" for _ in IN_EXECUTION_STATUSES)
+        rows = await self.store.fetchall(
+            f"SELECT * FROM lineup WHERE status IN ({marks}) AND account_id IS ? ORDER BY id",
+            (*IN_EXECUTION_STATUSES, account_id),
+        )
+        out = []
+        for r in rows:
+            row = _decode(r)
+            got = await self.store.fetchone(
+                "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) AS n FROM executions "
+                "WHERE side='SLD' AND order_ref LIKE ?",
+                (f"pd-L{row['id']}-%",),
+            )
+            row["sold"] = int(got["n"]) if got is not None else 0
+            out.append(row)
+        return out
 
     async def done_since(self, account_id: str | None, since: dt.datetime) -> list[dict[str, Any]]:
         """Entries that left staged/approved (sent, filled, cancelled with its reason, ...) and

@@ -140,6 +140,11 @@ def test_budget_levels() -> None:
     n = budget_numbers({"budget": 100.0, "margin_in_use": 50.0}, lineup_margin=40.0)
     assert n["headroom"] == 10.0 and level(n["usage"]) == "warning"
     assert level(0.5) == "ok" and level(1.01) == "error"
+    # orders sent but not filled are not in IBKR's margin in use yet: they count too
+    w = budget_numbers(
+        {"budget": 100.0, "margin_in_use": 50.0, "working_margin": 30.0}, lineup_margin=40.0
+    )
+    assert w["headroom"] == -20.0 and level(w["usage"]) == "error"
 
 
 def test_settings_validation_names_the_field() -> None:

@@ -8,6 +8,7 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 from decimal import Decimal
+from types import SimpleNamespace
 
 from engine.broker.errors import BrokerError
 from engine.domain import (
@@ -54,6 +55,8 @@ class FakeMarketData:
     quoted: list[int] = field(default_factory=list)
     fail_what_if: set[str] = field(default_factory=set)
     account_ok: bool = True
+    #: (symbol, sec_type, position) of the account's positions
+    held: list[tuple[str, str, int]] = field(default_factory=list)
     _refs: dict[int, tuple[SymbolSpec, OptionRef]] = field(default_factory=dict)
 
     async def qualify_underlying(self, symbol: str) -> Underlying:
@@ -152,6 +155,13 @@ class FakeMarketData:
             raise BrokerError.of("broker.what_if_failed", "IBKR returned no what-if result")
         m = self.margin(option, limit) * quantity
         return MarginImpact(m, m, None, Decimal("1.00"), time=self.now)
+
+    def positions(self) -> list[SimpleNamespace]:
+        """Shaped like ib_async's Position: `.contract.symbol/.secType`, `.position`."""
+        return [
+            SimpleNamespace(contract=SimpleNamespace(symbol=sym, secType=kind), position=qty)
+            for sym, kind, qty in self.held
+        ]
 
     async def account_snapshot(self) -> AccountSnapshot:
         self.calls["account"] += 1

@@ -251,3 +251,53 @@ async def test_auto_select_refused_without_account(eng: FakeEngine) -> None:
     eng.services.account_ok = False
     r = await req(eng, AutoSelect())
     assert r.exit_code == 3 and r.reason_code == "no_account_data"
+
+
+async def test_auto_select_counts_working_orders_and_positions_held(eng: FakeEngine) -> None:
+    """A second auto-select while orders work: their unsold margin counts against the budget
+    (IBKR's margin in use does not have it yet), their symbols are not staged again, and the
+    underlyings of positions held fill their sector's cap."""
+    eng.cfg = eng.cfg.model_copy(
+        update={"budget": eng.cfg.budget.model_copy(update={"max_per_sector": 2})}
+    )
+    r = await req(eng, Scan(symbols=list(eng.services.specs), auto_select=True))
+    first = (await req(eng, GetLineup())).data["entries"]
+    assert len(first) >= 3
+    sent, other = first[0], first[1]
+    async with eng.store.transaction() as conn:
+        await conn.execute(
+            "UPDATE lineup SET status='submitted', quantity=3 WHERE id=?", (sent["id"],)
+        )
+        await conn.execute(
+            "INSERT INTO executions (exec_id, order_ref, side, quantity, price, time) "
+            "VALUES ('e1', ?, 'SLD', '1', '0.50', ?)",
+            (f"pd-L{sent['id']}-entry", NOW.isoformat()),
+        )
+    await req(eng, Unstage(lineup_ids=[e["id"] for e in first[1:]]))
+    held_sector = other["sector"]
+    same = list(
+        dict.fromkeys(c["symbol"] for c in r.data["candidates"] if c["sector"] == held_sector)
+    )
+    assert len(same) >= 3
+    eng.services.held = [(s, "OPT", -1) for s in same[:2]] + [("SPX", "OPT", -1)]
+
+    lineup = (await req(eng, GetLineup())).data
+    budget = lineup["budget"]
+    working = Decimal(sent["margin_per_contract"]) * 2  # 3 sent, 1 sold
+    assert Decimal(budget["working_margin"]) == working
+    assert Decimal(budget["projected"]) == Decimal("2000") + working
+    assert budget["held_symbols"] == ",".join(sorted(same[:2]))
+
+    again = await req(eng, AutoSelect())
+    skipped = {s["symbol"]: s for s in again.data["skipped"]}
+    assert skipped[sent["symbol"]]["code"] == "symbol_already_staged"
+    assert "order working" in skipped[sent["symbol"]]["text"]
+    added = (await req(eng, GetLineup())).data["entries"]
+    in_held_sector = {e["symbol"] for e in added if e["sector"] == held_sector}
+    assert in_held_sector <= set(same[:2])  # the cap is full of held underlyings
+    assert again.data["added"]
+    capped = [s for s in again.data["skipped"] if s["code"] == "sector_cap"]
+    assert any(s["symbol"] in same[2:] and "held" in s["text"] for s in capped)
+    assert Decimal("2000") + working + sum(
+        Decimal(e["margin_per_contract"]) * e["quantity"] for e in added
+    ) <= Decimal("20000")
