@@ -67,7 +67,8 @@ NOTES: dict[str, str] = {
     "paths.log_dir": "Default: <state_dir>/logs",
     "sim.seed": "Seed of the simulated market (same seed, same market)",
     "sim.speed": "Simulated seconds per real second",
-    "sim.start": "before_open: clock starts minutes_before_open before the next US open",
+    "sim.start": "before_open: clock starts minutes_before_open before the next US open; "
+    "never before the simulated time the saved state reached",
     "sim.account_kind": "paper (DU...) or live-style (U...) simulated account",
     "sim.flex_port": "Port of the simulated Flex Web Service (0: any free port)",
     "sim.port": "Port of the simulated gateway (0: any free port)",

@@ -153,19 +153,12 @@ def _control(args: argparse.Namespace) -> int:
 
 
 def _clock(args: argparse.Namespace) -> Any:
-    import datetime as dt
+    from pathlib import Path
 
-    from engine.market.calendar import MarketCalendar
-    from engine.market.clock import RealClock, ScaledClock
+    from engine.sim.clock import demo_clock
 
-    now = dt.datetime.now(dt.UTC)
-    if args.start == "now":
-        return RealClock() if args.speed == 1.0 else ScaledClock(now, args.speed)
-    cal = MarketCalendar()
-    start = cal.next_open(now) - dt.timedelta(minutes=args.minutes_before_open)
-    if cal.is_open(now):
-        start = now
-    return ScaledClock(start, args.speed)
+    state = Path(args.state) if args.state else None
+    return demo_clock(args.start, args.minutes_before_open, args.speed, state)
 
 
 def _run(args: argparse.Namespace) -> int:

@@ -122,21 +122,23 @@ class Engine:
     def _default_clock(self) -> Any:
         """Real time against IBKR. The embedded simulator's demo clock starts
         `sim.minutes_before_open` before the next NYSE open (or now, while the market is
-        open) and runs at `sim.speed`."""
-        from engine.market.clock import RealClock, ScaledClock
+        open, or with `sim.start: now`) and runs at `sim.speed`; never before the simulated
+        time its saved state reached (`engine.sim.clock.demo_start`)."""
+        from engine.market.clock import RealClock
 
         if not self.simulated or self.options.sim_port is not None:
             return RealClock()
-        if self.cfg.sim.start == "now":
-            return ScaledClock(dt.datetime.now(dt.UTC), self.cfg.sim.speed)
-        from engine.market.calendar import MarketCalendar
+        from engine.sim.clock import demo_clock
 
-        now = dt.datetime.now(dt.UTC)
-        cal = MarketCalendar()
-        start = cal.next_open(now) - dt.timedelta(minutes=self.cfg.sim.minutes_before_open)
-        if cal.is_open(now):
-            start = now
-        return ScaledClock(start, self.cfg.sim.speed)
+        sim = self.cfg.sim
+        return demo_clock(sim.start, sim.minutes_before_open, sim.speed, self._sim_state_file())
+
+    def _sim_account(self) -> str:
+        kind = self.cfg.sim.account_kind
+        return self.cfg.ibkr.account or ("DU1234567" if kind == "paper" else "U1234567")
+
+    def _sim_state_file(self) -> Path:
+        return self.paths.state / f"sim-{self._sim_account()}.json"
 
     def _make_calendar(self) -> Any:
         from engine.market.calendar import MarketCalendar
@@ -207,14 +209,12 @@ class Engine:
     async def _start_sim(self) -> None:
         from engine.sim.server import SimGateway  # type: ignore[import-not-found,unused-ignore]
 
-        kind = self.cfg.sim.account_kind
-        acct = self.cfg.ibkr.account or ("DU1234567" if kind == "paper" else "U1234567")
         self.sim = SimGateway(
             seed=self.cfg.sim.seed,
             clock=self.clock,
-            account_id=acct,
+            account_id=self._sim_account(),
             port=self.cfg.sim.port,
-            state_file=self.paths.state / f"sim-{acct}.json",
+            state_file=self._sim_state_file(),
         )
         await self.sim.start()
         self.session.port = int(self.sim.port)

@@ -5,6 +5,7 @@ Saves are atomic: write a temporary file in the same directory, fsync, then rena
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import tempfile
@@ -42,6 +43,19 @@ def load_state(path: Path) -> dict[str, Any]:
     with Path(path).open(encoding="utf-8") as handle:
         data: dict[str, Any] = json.load(handle)
     return data
+
+
+def saved_sim_time(path: Path) -> dt.datetime | None:
+    """The simulated time a gateway's state file was saved at (`sim_time`); None when there
+    is no file or it cannot be read (the gateway itself reports a broken file at load)."""
+    try:
+        raw = load_state(path).get("sim_time")
+        t = dt.datetime.fromisoformat(raw) if isinstance(raw, str) else None
+    except (OSError, ValueError):
+        return None
+    if t is None or t.tzinfo is None:
+        return None
+    return t
 
 
 def load_book(

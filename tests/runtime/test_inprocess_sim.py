@@ -53,3 +53,22 @@ async def test_inprocess_sim_serves_flex_and_keeps_its_account() -> None:
         assert [p["position"] for p in res.data["positions"] if p["con_id"] == ref.con_id] == [-1]
     finally:
         await again.stop()
+
+
+def test_demo_engine_goes_on_from_its_simulators_saved_time() -> None:
+    """Without a given clock, the demo engine's clock starts where the saved simulated
+    account left off when that is later than the next pre-open (restarting the demo no
+    longer sends the simulated day back before its own orders and fills)."""
+    import json
+
+    from engine.sim.clock import ScaledClock
+
+    eng = Engine(sim_config(), EngineOptions(serve_socket=False, rng_seed=1))
+    far = dt.datetime(2031, 3, 4, 15, 0, tzinfo=dt.UTC)
+    state = eng._sim_state_file()
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text(json.dumps({"sim_time": far.isoformat()}))
+    again = Engine(sim_config(), EngineOptions(serve_socket=False, rng_seed=1))
+    assert isinstance(again.clock, ScaledClock)
+    assert far <= again.now() < far + dt.timedelta(minutes=5)
+    assert eng.now() < far

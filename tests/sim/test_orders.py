@@ -191,3 +191,36 @@ async def test_closes_missed_while_stopped_run_at_the_next_start(
     async with running_sim(calendar=MarketCalendar(), **kw) as g2, connected_ib(g2) as ib2:
         assert await _until(lambda: ib2.positions() == [])
         assert any(e.day.isoformat() == "2026-11-27" for e in g2.book.ledger.eae)
+
+
+def test_demo_start_never_runs_the_simulated_day_backwards(tmp_path: Path) -> None:
+    """A demo restarted the same evening started again at 09:25 of the next session, behind
+    the 09:37 its orders and fills were stamped with; it goes on from the saved time now (and
+    jumps ahead to the next pre-open when the saved time lies behind it)."""
+    import json
+
+    from engine.market.clock import ScaledClock
+    from engine.sim.clock import demo_clock, demo_start
+    from engine.sim.state import saved_sim_time
+
+    evening = dt.datetime(2026, 11, 24, 21, 0, tzinfo=dt.UTC)  # Tue 16:00 ET, closed
+    pre_open = dt.datetime(2026, 11, 25, 14, 25, tzinfo=dt.UTC)  # Wed 09:25 ET
+    assert demo_start(evening, "next_open", 5, None) == pre_open
+    later = dt.datetime(2026, 11, 25, 14, 37, tzinfo=dt.UTC)
+    assert demo_start(evening, "next_open", 5, later) == later
+    assert demo_start(evening, "next_open", 5, pre_open - dt.timedelta(days=1)) == pre_open
+    assert demo_start(evening, "now", 5, later) == later
+    assert demo_start(evening, "now", 5, None) == evening
+    open_now = dt.datetime(2026, 11, 24, 16, 0, tzinfo=dt.UTC)  # Tue 11:00 ET, open
+    assert demo_start(open_now, "next_open", 5, None) == open_now
+
+    state = tmp_path / "sim-DU1.json"
+    assert saved_sim_time(state) is None
+    state.write_text("{not json")
+    assert saved_sim_time(state) is None
+    far = dt.datetime(2030, 1, 2, 15, 0, tzinfo=dt.UTC)
+    state.write_text(json.dumps({"sim_time": far.isoformat()}))
+    assert saved_sim_time(state) == far
+    clock = demo_clock("next_open", 5, 1.0, state)
+    assert isinstance(clock, ScaledClock)
+    assert far <= clock.now() < far + dt.timedelta(minutes=1)
