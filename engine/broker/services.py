@@ -77,6 +77,39 @@ def _price(x: Any) -> float | None:
     return None if f is None or f < 0 else f
 
 
+#: An "account" event is published when a money figure moved by this fraction of net
+#: liquidation (0.1 %), or any figure changed and ACCOUNT_EVENT_QUIET passed since the last.
+ACCOUNT_EVENT_MOVE = Decimal("0.001")
+ACCOUNT_EVENT_QUIET = dt.timedelta(minutes=15)
+
+
+def account_change_matters(
+    last: dict[str, str] | None,
+    figures: dict[str, str],
+    last_time: dt.datetime | None,
+    now: dt.datetime,
+) -> bool:
+    """Whether a new account summary is worth an "account" event (kept in the activity log
+    and the database): the first one; a money figure moved by ACCOUNT_EVENT_MOVE of net
+    liquidation (a fill, an assignment, a market move); or anything changed after
+    ACCOUNT_EVENT_QUIET. A held option's mark moving a few dollars is not news every poll."""
+    if last is None or last_time is None:
+        return True
+    if figures == last:
+        return False
+    if now - last_time >= ACCOUNT_EVENT_QUIET:
+        return True
+    nlv = abs(_dec(figures.get("NetLiquidation")) or Decimal(0))
+    step = max(nlv * ACCOUNT_EVENT_MOVE, Decimal("1"))
+    for tag, value in figures.items():
+        if tag == "Cushion":
+            continue
+        a, b = _dec(value), _dec(last.get(tag))
+        if a is None or b is None or abs(a - b) >= step:
+            return True
+    return False
+
+
 def quote_from_ticker(
     ticker: Ticker, con_id: int, right: str | None, now: dt.datetime, required: tuple[str, ...]
 ) -> Quote:
@@ -191,7 +224,8 @@ class MarketServices:
         self._streams: dict[int, tuple[Contract, str]] = {}
         self._stream_refs: dict[int, int] = {}  # concurrent batches share one stream
         self._snapshots_in_flight: dict[int, asyncio.Future[None]] = {}
-        self._last_account: dict[str, str] = {}
+        #: when the last "account" event was published, and its figures
+        self._last_account: tuple[dt.datetime, dict[str, str]] | None = None
         self.requests = 0
         session.ib.RaiseRequestErrors = True
         session.add_resubscriber("market-data streams", self._resubscribe)
@@ -723,8 +757,11 @@ class MarketServices:
             time=self._now(),
         )
         figures = {t: vals[t] for t in SUMMARY_TAGS}
-        if figures != self._last_account:
-            self._last_account = figures
+        last = self._last_account
+        if account_change_matters(
+            last[1] if last else None, figures, last[0] if last else None, snap.time
+        ):
+            self._last_account = (snap.time, figures)
             self.session.bus.publish(
                 "account",
                 f"{account}: net liquidation {vals['NetLiquidation']}, "

@@ -60,3 +60,26 @@ def test_status_shows_no_market_data_type_while_data_cannot_flow() -> None:
     for state in (ConnState.DISCONNECTED, ConnState.DATA_UNAVAILABLE, ConnState.HALTED):
         s.state = state
         assert s.status()["market_data_type"] == "none", state  # not the requested "delayed"
+
+
+def test_account_events_only_for_material_changes() -> None:
+    """The demo's activity log filled with an "account" line every poll as a held put's mark
+    moved NLV by a dollar: an event now needs a move of 0.1 % of NLV in a money figure, or
+    any change after 15 quiet minutes."""
+    import datetime as dt
+
+    from engine.broker.services import account_change_matters
+
+    t0 = dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC)
+    base = {"NetLiquidation": "1000000.00", "FullMaintMarginReq": "1310.00", "Cushion": "0.99"}
+    assert account_change_matters(None, base, None, t0)
+    assert not account_change_matters(base, dict(base), t0, t0 + dt.timedelta(hours=2))
+    tick = {**base, "NetLiquidation": "1000002.98", "FullMaintMarginReq": "1312.00"}
+    assert not account_change_matters(base, tick, t0, t0 + dt.timedelta(seconds=30))
+    assert account_change_matters(base, tick, t0, t0 + dt.timedelta(minutes=15))
+    fill = {**base, "FullMaintMarginReq": "6327.00"}  # a new short put: +$5,017 margin
+    assert account_change_matters(base, fill, t0, t0 + dt.timedelta(seconds=30))
+    assert not account_change_matters(
+        base, {**base, "Cushion": "0.5"}, t0, t0 + dt.timedelta(seconds=30)
+    )
+    assert account_change_matters(base, {**base, "NetLiquidation": "bad"}, t0, t0)
