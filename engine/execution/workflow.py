@@ -14,7 +14,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from config.models import PutdeskConfig
@@ -35,6 +35,19 @@ from engine.store.db import Store, dec, dec_or_none
 ACTIVE = ("approved", "stage2_ok", "submitted", "repricing", "repriced")
 Sleep = Callable[[float], Awaitable[None]]
 TradingAllowed = Callable[[], tuple[bool, Reason]]
+
+
+def entry_label(row: dict[str, Any]) -> str:
+    """A lineup row as "NVDA 125P Dec04" for messages."""
+    try:
+        strike = f"{Decimal(str(row['strike'])).normalize():f}"
+    except (InvalidOperation, KeyError):
+        strike = str(row.get("strike"))
+    try:
+        expiry = dt.datetime.strptime(str(row.get("expiry"))[:8], "%Y%m%d").strftime("%b%d")
+    except ValueError:
+        expiry = str(row.get("expiry") or "")
+    return f"{row.get('symbol')} {strike}{row.get('right') or 'P'} {expiry}".strip()
 
 
 @dataclass
@@ -98,6 +111,8 @@ class TwoTierWorkflow:
         self.cancel_timeout_s = cancel_timeout_s
         self.summary = ExecutionSummary(True, Reason("execution.done", ""))
         self._last: SyncReport | None = None
+        #: lineup id -> "NVDA 125P Dec04", so each decision's message names its entry
+        self._labels: dict[int, str] = {}
 
     # ----------------------------------------------------------------- plumbing
     def now(self) -> dt.datetime:
@@ -116,13 +131,14 @@ class TwoTierWorkflow:
     def decide(
         self, lineup_id: int | None, reason: Reason, severity: str = "info", **data: Any
     ) -> None:
+        label = self._labels.get(lineup_id) if lineup_id is not None else None
         self.rec.event(
             "execution.decision",
-            reason.text,
+            f"{label}: {reason.text}" if label else reason.text,
             self.now(),
             reason=reason,
             severity=severity,
-            data={"lineup_id": lineup_id, **data},
+            data={"lineup_id": lineup_id, **({"entry": label} if label else {}), **data},
         )
         self.summary.decisions.append(
             {"lineup_id": lineup_id, "code": reason.code, "text": reason.text, **data}
@@ -138,6 +154,10 @@ class TwoTierWorkflow:
         **cols: Any,
     ) -> None:
         """A decision and the lineup row change commit together."""
+        if lineup_id not in self._labels:
+            row = await self.store.fetchone("SELECT * FROM lineup WHERE id=?", (lineup_id,))
+            if row is not None:
+                self._label(row)
         self.decide(lineup_id, reason, severity)
         async with self.store.transaction() as conn:
             await set_lineup(conn, lineup_id, self.now(), status=status, reason=reason, **cols)
@@ -163,10 +183,16 @@ class TwoTierWorkflow:
 
     async def lineup(self, statuses: tuple[str, ...] = ACTIVE) -> list[dict[str, Any]]:
         marks = ",".join("?" for _ in statuses)
-        return await self.store.fetchall(
+        rows = await self.store.fetchall(
             f"SELECT * FROM lineup WHERE account_id IS ? AND status IN ({marks}) ORDER BY id",
             (self.account_id, *statuses),
         )
+        for row in rows:
+            self._label(row)
+        return rows
+
+    def _label(self, row: dict[str, Any]) -> None:
+        self._labels[int(row["id"])] = entry_label(row)
 
     # ----------------------------------------------------------------- entry point
     async def run(self, *, open_at: dt.datetime | None = None) -> ExecutionSummary:
@@ -182,8 +208,7 @@ class TwoTierWorkflow:
         if open_at is not None and self.now() < open_at:
             await self.sleep((open_at - self.now()).total_seconds())
         await self.tier1()
-        await self.wait_tier(phase=("submitted",))
-        await self.tier2()
+        await self.tier2_when_due()
         await self.wait_tier(phase=("repriced", "submitted"))
         await self.finish()
         await self.rec.flush()
@@ -437,10 +462,41 @@ class TwoTierWorkflow:
             await self.sleep(min(self.poll_s, remaining))
 
     # ----------------------------------------------------------------- tier 2
-    async def tier2(self) -> None:
+    async def tier2_when_due(self) -> None:
+        """Tier 2 for every entry sent at tier 1, each when its own wait has run out (tier 1
+        orders go out over seconds or minutes, as Stage 2 answers): follow fills meanwhile;
+        each entry is tried once. Returns when none is left waiting for its tier 2."""
+        tried: set[int] = set()
+        while True:
+            await self.sync()
+            rows = [
+                r
+                for r in await self.lineup(("submitted", "repricing"))
+                if int(r["id"]) not in tried
+            ]
+            if not rows:
+                return
+            now = self.now()
+            dues = {int(r["id"]): await self._due(int(r["id"])) for r in rows}
+            ready = {
+                int(r["id"])
+                for r in rows
+                if r["status"] == "repricing" or now >= dues[int(r["id"])]
+            }
+            if ready:
+                await self.tier2(only=ready)
+                tried |= ready
+                continue
+            remaining = (min(dues.values()) - now).total_seconds()
+            await self.sleep(min(self.poll_s, remaining))
+
+    async def tier2(self, only: set[int] | None = None) -> None:
+        """One pass: reprice each entry (of `only`, if given) whose tier-1 wait has run out."""
         await self.sync()
         for row in await self.lineup(("submitted", "repricing")):
             lid = int(row["id"])
+            if only is not None and lid not in only:
+                continue
             if row["status"] != "repricing" and self.now() < await self._due(lid):
                 continue
             sold = await self._sold(lid)

@@ -249,8 +249,7 @@ async def _tier2(engine: Any, job: PlannedJob, wf: Any) -> JobResult:
     why = await wf.guard()
     if why is not None:
         return JobResult("refused", why)
-    await wf.wait_tier(phase=("submitted",))
-    await wf.tier2()
+    await wf.tier2_when_due()
     await wf.wait_tier(phase=("repriced", "submitted"))
     await wf.finish()
     counts = await _lineup_counts(engine)

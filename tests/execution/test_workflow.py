@@ -20,6 +20,8 @@ from tests.execution.helpers import (
     workflow,
 )
 
+EXPIRY_LABEL = dt.datetime.strptime(EXPIRY, "%Y%m%d").strftime("%b%d")
+
 
 def bid_to(strike: float, bid: float):  # type: ignore[no-untyped-def]
     def hook(ex: FakeExchange) -> None:
@@ -286,3 +288,35 @@ async def test_entry_order_ended_at_ibkr_closes_the_lineup_entry(store: Store) -
     row = await lineup_row(store, lid)
     assert row["status"] == "cancelled" and row["reason_code"] == "order.ended"
     assert "with 0 of 2 sold" in row["reason_text"]
+
+
+async def test_tier2_reprices_every_entry_when_its_own_wait_runs_out(store: Store) -> None:
+    """Tier 1 orders leave over a minute or more (each waits for its own quotes): the entry
+    sent last gets its tier 2 too, at its own time (before, tier 2 ran once when the first
+    entry was due, and the later ones were left working at their tier-1 price)."""
+    ex = make_exchange()
+    first = await add_lineup(store, ex)
+    second = await add_lineup(store, ex, strike=87.5)
+    slow = ex.option_quotes
+    late = ex.con("XYZ", EXPIRY, 87.5)
+
+    async def option_quotes(options):  # type: ignore[no-untyped-def]
+        if any(o.con_id == late for o in options):
+            ex.clock.advance(dt.timedelta(seconds=70))  # its quotes come a minute later
+        return await slow(options)
+
+    ex.option_quotes = option_quotes  # type: ignore[method-assign]
+    await workflow(store, ex, config()).run()
+    for lid in (first, second):
+        assert f"pd-L{lid}-2" in ex.books, (lid, sorted(ex.books))
+        tier2 = await store.fetchall(
+            "SELECT * FROM events WHERE code='price.tier2' AND data_json LIKE ?",
+            (f'%"lineup_id": {lid}%',),
+        )
+        assert tier2, lid
+    # every decision names its entry: the activity log shows messages, not lineup ids
+    decisions = await store.fetchall(
+        "SELECT message FROM events WHERE kind='execution.decision' AND code LIKE 'price.%'"
+    )
+    labels = {m["message"].split(":")[0] for m in decisions}
+    assert labels == {f"XYZ 90P {EXPIRY_LABEL}", f"XYZ 87.5P {EXPIRY_LABEL}"}, labels
