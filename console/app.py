@@ -73,6 +73,9 @@ from engine.api.models import (
     Unstage,
 )
 
+#: How often the visible Positions / NakedTrader pane is refetched (marks move on their own).
+PANE_POLL_S = 5.0
+
 #: Which sections an event kind makes stale (refetched after the event).
 EVENT_REFRESH: dict[str, tuple[str, ...]] = {
     "engine.state": ("status",),
@@ -168,6 +171,7 @@ class PutdeskApp(App[int]):
         self.startup_ms: float | None = None
         self.keymap: dict[str, str] = dict(self.config.console.keymap)
         self._poll_timer: Timer | None = None
+        self._pane_polled: dict[str, float] = {}
         self._render_timer: Timer | None = None
         self._pending_quantity: dict[int, int] = {}
         for t in load_themes():
@@ -432,9 +436,21 @@ class PutdeskApp(App[int]):
         if main is not None:
             main.query_one(StatusHeader).set_status(self.state["status"])
             self._show_budget()
+            self._poll_visible_pane(main.active_pane)
         if self._poll_timer is not None:
             self._poll_timer.stop()
         self._poll_timer = self.set_timer(self.status_poll_s, self.refresh_status)
+
+    def _poll_visible_pane(self, pane: str) -> None:
+        """Marks and P&L change without an event (IBKR's portfolio updates): while Positions
+        or NakedTrader is on screen, refetch it every PANE_POLL_S along with the status."""
+        section = {"positions": "positions", "nakedtrader": "nt"}.get(pane)
+        if section is None:
+            return
+        now = time.monotonic()
+        if now - self._pane_polled.get(section, 0.0) >= PANE_POLL_S:
+            self._pane_polled[section] = now
+            self.refresh_sections(section)
 
     def _ai_state(self) -> dict[str, Any]:
         """AI on/off when the status does not say: the latest scan's verdict, else the

@@ -157,3 +157,22 @@ async def test_nakedtrader_pane_says_when_the_band_was_widened() -> None:
         text = str(app.main.query_one(NakedTraderView).render())
         assert "SELL 1 SPX 5,650P Nov24" in text
         assert "chosen after widening the delta band 1x (nothing in the planned range)" in text
+
+
+async def test_visible_positions_pane_is_refetched_as_marks_move(monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """Marks and P&L move without an event (IBKR's portfolio updates): the Positions pane,
+    while on screen, is refetched with the status poll; hidden, it is not."""
+    import console.app as console_app
+
+    monkeypatch.setattr(console_app, "PANE_POLL_S", 0.0)
+    app = make_app(status_poll_s=0.05)
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.pause(0.3)
+        hidden = fake.names().count("GetPositions")
+        await pilot.pause(0.3)
+        assert fake.names().count("GetPositions") == hidden  # scanner shown: no refetch
+        await pilot.press("3")
+        await pilot.pause(0.5)
+        assert fake.names().count("GetPositions") >= hidden + 3
