@@ -108,6 +108,10 @@ def _render_status(d: dict[str, Any]) -> None:
         t.add_row("Net liquidation", b["net_liquidation"])
         t.add_row("Margin in use", b["full_maint_margin"])
         t.add_row("Budget", f"{b['budget']} ({b['budget_pct']:g}% of NLV)")
+        if b.get("working_margin") not in (None, "0", "0.00"):
+            t.add_row("Orders working", f"{b['working_margin']} margin (sent, not yet filled)")
+        if b.get("lineup_margin") not in (None, "0", "0.00"):
+            t.add_row("Lineup margin", b["lineup_margin"])
         t.add_row("Headroom", b["headroom"])
     else:
         t.add_row("Budget", "unavailable: " + str(b.get("reason")))
@@ -123,16 +127,19 @@ def _render_status(d: dict[str, Any]) -> None:
     con.print(t)
     if d.get("open_orders"):
         ot = Table(title="Open putdesk orders")
-        for col in ("ref", "symbol", "action", "qty", "type", "limit", "status"):
+        for col in ("ref", "symbol", "action", "qty", "type", "price", "status"):
             ot.add_column(col)
         for o in d["open_orders"]:
+            price = o.get("limit_price")
+            if price is None and o.get("aux_price") is not None:
+                price = f"stop {o['aux_price']:g}"
             ot.add_row(
                 str(o["order_ref"]),
                 str(o["local_symbol"] or o["symbol"]),
                 o["action"],
                 f"{o['quantity']:g}",
                 o["order_type"],
-                str(o["limit_price"] or ""),
+                str(price if price is not None else ""),
                 o["status"],
             )
         con.print(ot)

@@ -80,6 +80,16 @@ async def _budget(engine: Engine) -> dict[str, Any]:
         return {"available": False, "reason_code": reason.code, "reason": reason.text}
     pct = Decimal(str(engine.cfg.budget.margin_pct_of_nlv))
     budget = (snap.net_liquidation * pct / Decimal(100)).quantize(Decimal("0.01"))
+    committed: dict[str, Any] = {"headroom": _money(budget - snap.full_maint_margin)}
+    selection = getattr(engine, "selection", None)
+    if selection is not None and engine.store is not None:
+        s = await selection.budget_summary(snap)  # lineup and orders working count too
+        committed = {
+            "lineup_margin": _money(Decimal(s["lineup_margin"])),
+            "working_margin": _money(Decimal(s["working_margin"])),
+            "projected": _money(Decimal(s["projected"])),
+            "headroom": _money(Decimal(s["headroom"])),
+        }
     return {
         "available": True,
         "account": snap.account,
@@ -94,7 +104,7 @@ async def _budget(engine: Engine) -> dict[str, Any]:
         "cushion": snap.cushion,
         "budget_pct": float(pct),
         "budget": _money(budget),
-        "headroom": _money(budget - snap.full_maint_margin),
+        **committed,
     }
 
 

@@ -270,6 +270,11 @@ class SelectionService:
         )
         return state, entries
 
+    async def budget_summary(self, snap: AccountSnapshot) -> dict[str, str]:
+        """The budget as GetLineup reports it (lineup, working orders, headroom)."""
+        state, _ = await self._budget_state(snap)
+        return state.summary()
+
     async def _held_underlyings(self) -> list[tuple[str, str]]:
         """(symbol, sector) of each underlying with a stock or stock-option position in the
         account (indexes left out: they have no sector). The sector comes from the config's

@@ -3,6 +3,8 @@ score components and rejection reasons, and the lineup's margin totals against t
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from tests.cli.conftest import Run, doc_of
 
 SYMBOLS = ("NVDA", "META", "AAPL")
@@ -33,6 +35,14 @@ def test_scan_json_candidates_and_lineup(run: Run) -> None:
     assert {"budget", "lineup_margin", "headroom", "net_liquidation"} <= set(lineup["budget"])
     added = data["auto_select"]["data"]["added"]
     assert added and [e["id"] for e in lineup["entries"]] == added
+    # `putdesk status` counts the lineup in its headroom, as the lineup does
+    code, out, err = run("status", "--json")
+    budget = doc_of(out)["data"]["budget"]
+    assert code == 0 and budget["available"], err
+    assert Decimal(budget["lineup_margin"]) == Decimal(lineup["budget"]["lineup_margin"]) > 0
+    assert Decimal(budget["headroom"]) == Decimal(budget["budget"]) - Decimal(
+        budget["full_maint_margin"]
+    ) - Decimal(budget["lineup_margin"]) - Decimal(budget["working_margin"])
 
 
 def test_scan_human_output(run: Run) -> None:
