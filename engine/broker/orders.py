@@ -230,9 +230,19 @@ class OrderGateway:
         return BracketTrades(pt, tt, st)
 
     # -- events ------------------------------------------------------------------------------
+    @staticmethod
+    def _booked_elsewhere(trade: Trade) -> bool:
+        """A putdesk order's status changes and fills are booked by the execution watcher,
+        which publishes them with their booking: these immediate events are then "debug"
+        (they still refresh the console at once, but are not logged twice)."""
+        return str(trade.order.orderRef or "").startswith(ORDER_REF_PREFIX)
+
     def _on_status(self, trade: Trade) -> None:
         s = trade.orderStatus
-        sev = "warning" if s.status in ("Inactive",) else "info"
+        if s.status in ("Inactive",):
+            sev = "warning"
+        else:
+            sev = "debug" if self._booked_elsewhere(trade) else "info"
         self.bus.publish(
             "order.status",
             f"{trade.order.orderRef or trade.order.orderId}: {s.status}",
@@ -245,6 +255,7 @@ class OrderGateway:
         self.bus.publish(
             "order.fill",
             f"{trade.order.orderRef or trade.order.orderId}: {e.side} {e.shares:g} @ {e.price}",
+            severity="debug" if self._booked_elsewhere(trade) else "info",
             data={
                 **trade_summary(trade),
                 "exec_id": e.execId,
