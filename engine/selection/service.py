@@ -195,6 +195,7 @@ class SelectionService:
         self._advisor = advisor
         self._scan_lock = asyncio.Lock()
         self._lineup_lock = asyncio.Lock()
+        self._sectors: dict[str, tuple[dt.date, str]] = {}  # held symbols, see _known_sector
 
     # -- plumbing ----------------------------------------------------------------------------
     @property
@@ -303,6 +304,17 @@ class SelectionService:
         return out
 
     async def _known_sector(self, symbol: str) -> str:
+        """Looked up once per symbol and day (the status poll asks every few seconds; an
+        "Unknown" is not asked of IBKR again before the next day)."""
+        day = self.engine.now().date()
+        hit = self._sectors.get(symbol)
+        if hit is not None and hit[0] == day:
+            return hit[1]
+        sector = await self._lookup_sector(symbol)
+        self._sectors[symbol] = (day, sector)
+        return sector
+
+    async def _lookup_sector(self, symbol: str) -> str:
         for table in ("lineup", "candidates"):
             row = await self.store.fetchone(
                 f"SELECT sector FROM {table} WHERE symbol=? AND sector IS NOT NULL "

@@ -301,3 +301,14 @@ async def test_auto_select_counts_working_orders_and_positions_held(eng: FakeEng
     assert Decimal("2000") + working + sum(
         Decimal(e["margin_per_contract"]) * e["quantity"] for e in added
     ) <= Decimal("20000")
+
+
+async def test_held_symbols_sector_asked_of_ibkr_once_a_day(eng: FakeEngine) -> None:
+    """The status poll computes the budget every few seconds: a held symbol whose sector is
+    not in the store is qualified once (and an unknown one not again that day)."""
+    eng.services.held = [("NOPE", "OPT", -1), ("S001", "STK", 100)]
+    before = eng.services.calls["qualify"]
+    for _ in range(3):
+        budget = (await req(eng, GetLineup())).data["budget"]
+        assert budget["held_symbols"] == "NOPE,S001"
+    assert eng.services.calls["qualify"] == before + 2
