@@ -15,7 +15,7 @@ from engine.execution.brackets import is_putdesk_ref
 from engine.execution.ports import OrderPort
 from engine.execution.records import Recorder, iso, set_lineup
 from engine.store.db import Store
-from engine.store.lineup import IN_EXECUTION_STATUSES
+from engine.store.lineup import IN_EXECUTION_STATUSES, sold_contracts
 
 HALT_KEY = "halted"
 
@@ -64,13 +64,7 @@ async def close_lineup_entries(
         ) as cur:
             ids = [int(r[0]) for r in await cur.fetchall()]
         for lid in ids:
-            async with conn.execute(
-                "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) FROM executions "
-                "WHERE side='SLD' AND order_ref LIKE ?",
-                (f"pd-L{lid}-%",),
-            ) as cur:
-                row = await cur.fetchone()
-            sold = int(row[0]) if row else 0
+            sold = await sold_contracts(conn, lid)
             await set_lineup(
                 conn, lid, now, status="partial" if sold else "cancelled", reason=reason
             )

@@ -25,6 +25,7 @@ from engine.execution.intents import IntentRepo
 from engine.execution.ports import BrokerFill, BrokerOrder, BrokerPosition, OrderPort
 from engine.execution.records import Recorder, iso, set_lineup
 from engine.store.db import dec, dec_or_none, insert_row, money
+from engine.store.lineup import sold_contracts
 
 PRICE_Q = Decimal("0.0001")
 STRATEGY = "putdesk"
@@ -250,13 +251,7 @@ class Watcher:
         row = await _one(conn, "SELECT quantity, status FROM lineup WHERE id=?", (lineup_id,))
         if row is None or row["status"] not in ENTRY_OUT:
             return
-        sold_row = await _one(
-            conn,
-            "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) AS n FROM executions "
-            "WHERE side='SLD' AND order_ref LIKE ?",
-            (f"pd-L{lineup_id}-%",),
-        )
-        sold, qty = (int(sold_row["n"]) if sold_row else 0), int(row["quantity"])
+        sold, qty = await sold_contracts(conn, lineup_id), int(row["quantity"])
         status = "filled" if sold >= qty else ("partial" if sold else "cancelled")
         reason = Reason(
             "order.ended",

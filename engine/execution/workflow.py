@@ -31,6 +31,7 @@ from engine.execution.stage2 import Stage2Guards, StagedTrade, validate
 from engine.execution.watcher import SyncReport, Watcher, leg_of
 from engine.market.clock import Clock, sleep_until
 from engine.store.db import Store, dec, dec_or_none
+from engine.store.lineup import sold_contracts
 
 ACTIVE = ("approved", "stage2_ok", "submitted", "repricing", "repriced")
 Sleep = Callable[[float], Awaitable[None]]
@@ -308,12 +309,7 @@ class TwoTierWorkflow:
         ]
 
     async def _sold(self, lineup_id: int) -> int:
-        row = await self.store.fetchone(
-            "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)),0) AS n FROM executions "
-            "WHERE side='SLD' AND order_ref LIKE ?",
-            (f"pd-L{lineup_id}-%",),
-        )
-        return int(row["n"]) if row else 0
+        return await sold_contracts(self.store.conn, lineup_id)
 
     async def _send(
         self,

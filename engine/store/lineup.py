@@ -13,11 +13,25 @@ from collections.abc import Callable, Sequence
 from decimal import Decimal
 from typing import Any
 
+import aiosqlite
+
 from engine.store.db import Store, insert_row, update_row, utcnow_iso
 
 ACTIVE_STATUSES = ("staged", "approved")
 #: States of an entry that execution has taken up (its orders may be working at IBKR).
 IN_EXECUTION_STATUSES = ("stage2_ok", "submitted", "repricing", "repriced")
+
+
+async def sold_contracts(conn: aiosqlite.Connection, lineup_id: int) -> int:
+    """Contracts of a lineup entry sold so far: the SLD executions of its orders
+    (`pd-L<id>-...`, every tier and replacement)."""
+    async with conn.execute(
+        "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) FROM executions "
+        "WHERE side='SLD' AND order_ref LIKE ?",
+        (f"pd-L{lineup_id}-%",),
+    ) as cur:
+        row = await cur.fetchone()
+    return int(row[0]) if row else 0
 
 
 class LineupRepo:
@@ -77,12 +91,7 @@ class LineupRepo:
         out = []
         for r in rows:
             row = _decode(r)
-            got = await self.store.fetchone(
-                "SELECT COALESCE(SUM(CAST(quantity AS INTEGER)), 0) AS n FROM executions "
-                "WHERE side='SLD' AND order_ref LIKE ?",
-                (f"pd-L{row['id']}-%",),
-            )
-            row["sold"] = int(got["n"]) if got is not None else 0
+            row["sold"] = await sold_contracts(self.store.conn, int(row["id"]))
             out.append(row)
         return out
 
