@@ -83,6 +83,24 @@ class Weights(Strict):
         return self
 
 
+class RegimeGuardConfig(Strict):
+    """Market-regime guard on new puts (VIX level, VIX/VIX3M term structure, SPX vs its 200-day
+    average). Off by default; when on and IBKR gives no regime data, nothing new is selected or
+    sent (no data, no trade)."""
+
+    enabled: bool = Field(False, description="Refuse new puts when the regime trips a limit")
+    max_vix: float = Field(
+        30.0, gt=0, le=200, description="Refuse at or above this VIX (30 = stress band)"
+    )
+    block_backwardation: bool = Field(
+        True, description="Refuse while VIX is above VIX3M (term structure inverted)"
+    )
+    block_downtrend: bool = Field(False, description="Refuse while SPX is below its 200-day SMA")
+    max_age_min: int = Field(
+        30, ge=1, le=1440, description="A regime reading older than this is read again"
+    )
+
+
 class SelectionConfig(Strict):
     """How the scanner picks one best strike per symbol."""
 
@@ -104,6 +122,7 @@ class SelectionConfig(Strict):
     sizing: Literal["fixed", "margin_share"] = "fixed"
     max_contracts_per_symbol: int = Field(5, ge=1, le=1000)
     sector_overrides: dict[str, str] = Field(default_factory=dict)
+    regime_guard: RegimeGuardConfig = RegimeGuardConfig()
 
     @model_validator(mode="after")
     def _ranges(self) -> SelectionConfig:

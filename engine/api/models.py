@@ -153,6 +153,15 @@ class GetSimStats(Cmd):
     cmd: Literal["sim_stats"] = "sim_stats"
 
 
+class GetRegime(Cmd):
+    """The market regime (VIX bucket, VIX/VIX3M term structure, SPX vs its 200-day average),
+    read from IBKR when the last reading is older than its TTL (or `refresh`), and whether the
+    regime guard would refuse new puts now."""
+
+    cmd: Literal["get_regime"] = "get_regime"
+    refresh: bool = False
+
+
 Command = Annotated[
     GetStatus
     | Scan
@@ -180,7 +189,8 @@ Command = Annotated[
     | GetSchedule
     | SaveSettings
     | GetSettings
-    | GetSimStats,
+    | GetSimStats
+    | GetRegime,
     Field(discriminator="cmd"),
 ]
 

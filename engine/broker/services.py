@@ -318,6 +318,32 @@ class MarketServices:
         quotes = await self._snapshot_batch(items, ("price",))
         return quotes[und.con_id]
 
+    async def daily_closes(self, und: Underlying, duration: str) -> list[tuple[dt.date, float]]:
+        """Daily closes (regular hours, oldest first) over `duration` (IBKR's durationStr,
+        e.g. "5 D", "1 Y") ending now: one historical-data request. Bars without a positive
+        close are dropped."""
+        bars = await self._call(
+            Priority.CONTROL,
+            lambda: self.ib.reqHistoricalDataAsync(
+                self._und_contract(und),
+                endDateTime="",
+                durationStr=duration,
+                barSizeSetting="1 day",
+                whatToShow="TRADES",
+                useRTH=True,
+            ),
+            f"daily bars for {und.symbol}",
+        )
+        out: list[tuple[dt.date, float]] = []
+        for bar in bars or []:
+            close = _price(bar.close)
+            if close is None or close <= 0:
+                continue
+            day = bar.date.date() if isinstance(bar.date, dt.datetime) else bar.date
+            out.append((day, close))
+        out.sort(key=lambda t: t[0])
+        return out
+
     async def option_chain(self, und: Underlying) -> list[OptionChainInfo]:
         cache = self._day_cache()
         key = ("chain", und.con_id)

@@ -1,4 +1,4 @@
-"""`putdesk engine | status | events | kill | resume`.
+"""`putdesk engine | status | regime | events | kill | resume`.
 
 `engine` runs the headless engine in the foreground. The others talk to the running engine for
 the account over its local socket; when none runs they start one in-process for the duration of
@@ -27,6 +27,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("status", help="connection, account, budget and halt state of the engine")
     common_options(s)
     s.set_defaults(func=_status)
+
+    g = sub.add_parser(
+        "regime", help="market regime (VIX, VIX/VIX3M, SPX vs 200-day) and the regime guard"
+    )
+    common_options(g)
+    g.add_argument("--refresh", action="store_true", help="read it from IBKR now")
+    g.set_defaults(func=_regime)
 
     e = sub.add_parser("events", help="recent engine events (--follow to keep reading)")
     common_options(e)
@@ -115,6 +122,7 @@ def _render_status(d: dict[str, Any]) -> None:
         t.add_row("Headroom", b["headroom"])
     else:
         t.add_row("Budget", "unavailable: " + str(b.get("reason")))
+    t.add_row("Regime", regime_line(d.get("regime") or {}))
     if d.get("lineup"):
         t.add_row("Lineup", ", ".join(f"{k} {v}" for k, v in d["lineup"].items()))
     t.add_row("Open orders", str(len(d.get("open_orders", []))))
@@ -147,6 +155,58 @@ def _render_status(d: dict[str, Any]) -> None:
         from engine.scheduler.display import render_schedule
 
         render_schedule(d["schedule"], con)
+
+
+def regime_line(r: dict[str, Any]) -> str:
+    """One line for a RegimeFeed status: the label and its age, or why there is none."""
+    reading = r.get("reading")
+    if not reading:
+        return "not read yet (putdesk regime reads it)" + (
+            f": {r['error']}" if r.get("error") else ""
+        )
+    age = int(r.get("age_s") or 0)
+    when = f"{age // 60} min ago" if age >= 60 else "just now"
+    return f"{reading['label']} (read {when})"
+
+
+def _regime(args: argparse.Namespace) -> int:
+    from engine.api.models import GetRegime
+    from engine.cli import common
+
+    return common.run(args, GetRegime(refresh=args.refresh), _render_regime)
+
+
+def _render_regime(d: dict[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    r, g = d["reading"], d["guard"]
+    t = Table(title="Market regime", show_header=False)
+    t.add_column("", style="bold")
+    t.add_column("")
+    t.add_row("Regime", regime_line(d))
+    t.add_row("VIX", f"{r['vix']:.2f} ({r['vix_bucket']})")
+    vix3m = r.get("vix3m")
+    t.add_row(
+        "VIX3M",
+        "-" if vix3m is None else f"{vix3m:.2f}  VIX/VIX3M {r['vix_ratio']:.3f} ({r['term']})",
+    )
+    spx, avg = r.get("spx"), r.get("spx_sma200")
+    t.add_row(
+        "SPX",
+        "-"
+        if spx is None
+        else f"{spx:.2f}"
+        + (f"  200-day {avg:.2f} (trend {r['trend']})" if avg is not None else "  (trend unknown)"),
+    )
+    if not g["enabled"]:
+        guard = "off (selection.regime_guard.enabled)"
+    else:
+        guard = f"BLOCKS new puts: {g['reason']}" if g["blocks"] else "on, clear"
+    t.add_row("Guard", guard)
+    if d.get("error"):
+        t.add_row("Last error", str(d["error"]))
+    Console().print(t)
 
 
 def _events(args: argparse.Namespace) -> int:

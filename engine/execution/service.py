@@ -53,6 +53,10 @@ class ExecutionService:
 
     def workflow(self, *, live_confirmed: bool = False, **kw: Any) -> TwoTierWorkflow:
         e = self.engine
+        selection = getattr(e, "selection", None)
+        feed = getattr(e, "regime", None)
+        kw.setdefault("regime_check", selection.regime_block if selection is not None else None)
+        kw.setdefault("regime_label", feed.label_today if feed is not None else None)
         return TwoTierWorkflow(
             store=e.store,
             account_id=self.account_id,

@@ -12,6 +12,7 @@ when stock appeared). Running either again with the same facts changes nothing.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -79,6 +80,7 @@ class Watcher:
         *,
         strategy: str = STRATEGY,
         multiplier: int = 100,
+        regime_label: Callable[[], str | None] | None = None,
     ):
         self.port = port
         self.intents = intents
@@ -86,6 +88,8 @@ class Watcher:
         self.rec = recorder
         self.strategy = strategy
         self.multiplier = multiplier
+        #: the market regime's label now, stored with each trade this watcher opens
+        self.regime_label = regime_label
 
     async def sync(self, now: dt.datetime) -> SyncReport:
         orders = [o for o in await self.port.orders() if is_putdesk_ref(o.order_ref)]
@@ -324,6 +328,7 @@ class Watcher:
                 "lineup_id": lineup_id,
                 "config_snapshot_id": lineup["config_snapshot_id"] if lineup else None,
                 "stale": int(lineup["stale"]) if lineup else 0,
+                "regime": self.regime_label() if self.regime_label is not None else None,
                 "created_at": iso(now),
                 "updated_at": iso(now),
             },

@@ -92,6 +92,8 @@ class TwoTierWorkflow:
         cancel_timeout_s: float = 30.0,
         store_events: bool = True,
         halt_key: str | None = None,
+        regime_check: Callable[[], Awaitable[Reason | None]] | None = None,
+        regime_label: Callable[[], str | None] | None = None,
     ):
         self.store = store
         self.account_id = account_id
@@ -103,7 +105,9 @@ class TwoTierWorkflow:
         self.rec = Recorder(store, account_id, publish, store_events=store_events)
         self.halt_key = halt_key or account_id
         self.intents = IntentRepo(store, account_id)
-        self.watcher = Watcher(port, self.intents, self.rec)
+        self.watcher = Watcher(port, self.intents, self.rec, regime_label=regime_label)
+        #: the market-regime guard (None: no guard); asked once at Stage 2
+        self.regime_check = regime_check
         self.recovery = Recovery(port, self.intents, self.watcher, self.rec)
         self.trading_allowed = trading_allowed
         self.live_confirmed = live_confirmed
@@ -226,7 +230,15 @@ class TwoTierWorkflow:
             max_spread_pct=sel.max_spread_pct,
         )
         live = not is_paper_account(self.port.account)
-        for row in await self.lineup(("approved",)):
+        approved = await self.lineup(("approved",))
+        if approved and self.regime_check is not None:
+            blocked = await self.regime_check()
+            if blocked is not None:  # the regime turned since the lineup was chosen
+                for row in approved:
+                    lid = int(row["id"])
+                    await self.record(lid, blocked, status="cancelled", severity="warning")
+                return
+        for row in approved:
             lid = int(row["id"])
             staged = StagedTrade(
                 lineup_id=lid,

@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import json
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
 
@@ -43,10 +44,18 @@ def _iso(t: dt.datetime) -> str:
 class NtRecorder:
     """trades rows and counts for one account."""
 
-    def __init__(self, store: Store, account_id: str | None):
+    def __init__(
+        self,
+        store: Store,
+        account_id: str | None,
+        *,
+        regime_label: Callable[[], str | None] | None = None,
+    ):
         self.store = store
         self.account_id = account_id
         self.trades = TradesRepo(store)
+        #: the market regime's label now, stored with each new trade
+        self.regime_label = regime_label
 
     async def entries_on(self, day: dt.date) -> int:
         """Entry orders written on `day` (New York date) that reached or may reach IBKR."""
@@ -117,6 +126,7 @@ class NtRecorder:
             entry_order_ref=bracket.entry.order_ref,
             config_snapshot_id=config_snapshot_id,
             notes=notes,
+            regime=self.regime_label() if self.regime_label is not None else None,
         )
         await self.trades.set_trade_fields(tid, status="pending", bracket_status="pending")
         return tid
@@ -181,4 +191,5 @@ def trade_view(t: TradeRow) -> dict[str, Any]:
         "entry_order_id": t.entry_order_id,
         "exit_order_id": t.exit_order_id,
         "stop_order_id": t.stop_order_id,
+        "regime": t.regime,
     }

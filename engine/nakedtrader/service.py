@@ -118,7 +118,12 @@ class NakedTraderService:
         return self.engine.store
 
     def recorder(self) -> NtRecorder:
-        return NtRecorder(self._store(), self.account_id)
+        feed = getattr(self.engine, "regime", None)
+        return NtRecorder(
+            self._store(),
+            self.account_id,
+            regime_label=feed.label_today if feed is not None else None,
+        )
 
     def workflow(self) -> NtWorkflow:
         from engine.broker.services import MarketServices

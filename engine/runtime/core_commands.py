@@ -1,8 +1,10 @@
-"""The engine's own commands: status, orders, positions, events, kill/resume, settings."""
+"""The engine's own commands: status, orders, positions, events, kill/resume, settings,
+market regime."""
 
 from __future__ import annotations
 
 import asyncio
+import datetime as dt
 import hashlib
 import json
 import os
@@ -19,6 +21,7 @@ from engine.api.models import (
     GetEvents,
     GetOrders,
     GetPositions,
+    GetRegime,
     GetSettings,
     GetSimStats,
     GetStatus,
@@ -30,6 +33,7 @@ from engine.api.models import (
 from engine.broker.errors import BrokerError
 from engine.broker.orders import trade_summary
 from engine.domain import Reason
+from engine.selection.regime_guard import regime_guard
 from engine.store.db import to_json, utcnow_iso
 
 if TYPE_CHECKING:
@@ -52,6 +56,7 @@ def install_core(engine: Engine) -> None:
     r.register(GetSettings, lambda c: get_settings(engine, c))
     r.register(SaveSettings, lambda c: save_settings(engine, c))
     r.register(GetSimStats, lambda c: get_sim_stats(engine, c))
+    r.register(GetRegime, lambda c: get_regime(engine, c))
 
 
 def _money(d: Decimal) -> str:
@@ -138,6 +143,7 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
             "reason": halted.text if halted else None,
         },
         lineup=await _lineup_counts(engine),
+        regime=_regime_state(engine),
         open_orders=open_orders,
         pacing={
             "sent": st.sent,
@@ -149,6 +155,40 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
             "max_lines": st.max_lines,
         },
     )
+
+
+def _regime_state(engine: Engine) -> dict[str, Any]:
+    """The regime feed's last reading, its age and error, and the guard's verdict on it
+    (pure: no request to IBKR)."""
+    cfg = engine.cfg.selection.regime_guard
+    feed = engine.regime
+    why = regime_guard(
+        feed.fresh(dt.timedelta(minutes=2 * cfg.max_age_min)),
+        cfg,
+        engine.now(),
+        why_missing=feed.error or (None if engine.session.connected else "not connected to IBKR"),
+    )
+    return {
+        **feed.status(),
+        "guard": {
+            "enabled": cfg.enabled,
+            "blocks": why is not None,
+            "reason_code": why.code if why else None,
+            "reason": why.text if why else None,
+        },
+    }
+
+
+async def get_regime(engine: Engine, cmd: GetRegime) -> Result:
+    """The regime, read from IBKR when the last reading is older than the feed's TTL (or
+    `refresh`), and the guard's verdict."""
+    if engine.session.connected:
+        await engine.regime.current(force=cmd.refresh)
+    state = _regime_state(engine)
+    if state["reading"] is None:
+        text = engine.regime.error or "not connected to IBKR"
+        return Result.fail(f"no market regime: {text}", code="regime.unavailable")
+    return Result.success(**state)
 
 
 async def get_sim_stats(engine: Engine, _cmd: GetSimStats) -> Result:

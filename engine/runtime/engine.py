@@ -7,7 +7,8 @@
     await engine.stop()
 
 Parts (attributes): cfg, options, paths, clock, calendar, bus, pacer, session, services
-(MarketServices), orders (OrderGateway), registry (CommandRegistry), store, lock, sim.
+(MarketServices), regime (RegimeFeed), orders (OrderGateway), registry (CommandRegistry),
+store, lock, sim.
 Subsystems install themselves: for each area in SUBSYSTEMS, if `engine.<area>.service` exists,
 its `install(engine)` is called once the core is built (before the session connects).
 """
@@ -31,6 +32,7 @@ from config.models import AutomationLevel, PutdeskConfig
 from engine.api.models import Cmd, Event, Result
 from engine.broker.orders import OrderGateway
 from engine.broker.pacing import Pacer
+from engine.broker.regime_feed import RegimeFeed
 from engine.broker.services import MarketServices
 from engine.broker.session import Session
 from engine.domain import Reason
@@ -94,6 +96,7 @@ class Engine:
             sector_overrides=self.cfg.selection.sector_overrides,
             now=self.now,
         )
+        self.regime = RegimeFeed(self.services, self.now)
         self.orders = OrderGateway(self.session, self.bus)
         self.registry = CommandRegistry()
         self.lock = AccountLock(self.paths.state, self.paths.key)

@@ -14,7 +14,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from config.models import AutomationLevel
-from engine.api.models import Approve, ReconcileEod, ReconcilePositions, Result, Scan
+from engine.api.models import (
+    Approve,
+    GetRegime,
+    ReconcileEod,
+    ReconcilePositions,
+    Result,
+    Scan,
+)
 from engine.domain import Reason
 from engine.market.clock import RealClock
 from engine.scheduler import jobs as J
@@ -51,6 +58,8 @@ async def scan(engine: Any, job: PlannedJob) -> JobResult:
     """Level A: scan only. Level B: scan + auto-select (the lineup waits for the user).
     Level C: scan + auto-select + approve what this scan staged."""
     level = engine.level
+    # the regime first: stored with the scan and the day's trades, and read by the guard
+    await engine.request(GetRegime())
     res = await engine.request(Scan(auto_select=level != AutomationLevel.A))
     if not res.ok:
         return from_result(res, "")

@@ -45,6 +45,7 @@ from engine.selection.portfolio import (
     check_stage,
     suggested_quantity,
 )
+from engine.selection.regime_guard import regime_guard
 from engine.selection.universe import ScannerSource, build_universe
 from engine.store.db import Store
 from engine.store.lineup import LineupRepo
@@ -248,6 +249,24 @@ class SelectionService:
                 "no_account_data", f"no IBKR account data, nothing staged: {reason.text}"
             )
 
+    async def regime_block(self) -> Reason | None:
+        """The regime guard's verdict now: None when it is off or the regime is clear; a
+        reading older than the guard's max age is read from IBKR first."""
+        g = self.cfg.selection.regime_guard
+        if not g.enabled:
+            return None
+        feed = getattr(self.engine, "regime", None)
+        if feed is None:
+            return regime_guard(None, g, self.engine.now(), why_missing="no regime feed")
+        reading = await feed.current(dt.timedelta(minutes=g.max_age_min))
+        return regime_guard(reading, g, self.engine.now(), why_missing=feed.error)
+
+    def _regime_now(self) -> dict[str, Any] | None:
+        """The last regime reading if it is from the last day (no request to IBKR)."""
+        feed = getattr(self.engine, "regime", None)
+        reading = None if feed is None else feed.fresh(dt.timedelta(days=1))
+        return None if reading is None else reading.as_dict()
+
     async def _budget_state(
         self, snap: AccountSnapshot, exclude: int | None = None
     ) -> tuple[BudgetState, list[L.LineupEntry]]:
@@ -392,6 +411,7 @@ class SelectionService:
                 "rejected": len(results) - n_best,
                 "problems": uni.problems,
                 "ai": verdict.reason,
+                "regime": self._regime_now(),
             }
             ids = await repo.finish(
                 scan_id,
@@ -487,6 +507,10 @@ class SelectionService:
         scan = await repo.get(cmd.scan_id, None if cmd.scan_id else self.engine.account)
         if scan is None:
             return Result.fail("no scan to select from", code="no_scan")
+        blocked = await self.regime_block()
+        if blocked is not None:
+            self.publish("notice", f"auto-select refused: {blocked.text}", code=blocked.code)
+            return Result.refused(blocked.text, code=blocked.code)
         snap, why = await self._snapshot()
         if snap is None:
             assert why is not None
@@ -571,6 +595,9 @@ class SelectionService:
             )
         scan = await repo.get(int(cand["scan_id"]))
         assert scan is not None
+        blocked = await self.regime_block()
+        if blocked is not None:
+            return Result.refused(blocked.text, code=blocked.code)
         snap, why = await self._snapshot()
         if snap is None:
             assert why is not None

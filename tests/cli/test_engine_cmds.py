@@ -86,3 +86,23 @@ def test_no_ibkr_is_refused_quickly(run: Run, config_file: Path) -> None:
     code, _, err = run("execute-two-tier")
     assert code == 3 and err.startswith("refused [")
     assert "Make sure API port" not in err  # ib_async's log lines go to the log file
+
+
+def test_regime_human_and_json_and_the_guard(run: Run, config_file: Path) -> None:
+    code, out, err = run("regime")
+    assert code == 0, err
+    assert "Market regime" in out and "VIX3M" in out and "200-day" in out
+    assert "off (selection.regime_guard.enabled)" in out
+    code, out, _ = run("regime", "--refresh", "--json")
+    doc = doc_of(out)
+    assert code == 0 and doc["command"] == "regime"
+    reading = doc["data"]["reading"]
+    assert reading["vix"] > 0 and reading["term"] in ("contango", "backwardation", "flat")
+    assert doc["data"]["guard"]["enabled"] is False
+    config_file.write_text(
+        config_file.read_text() + "selection:\n  regime_guard: {enabled: true, max_vix: 5}\n"
+    )
+    code, out, _ = run("regime")
+    assert code == 0 and "BLOCKS new puts: regime guard: VIX" in out
+    code, out, _ = run("status")
+    assert code == 0 and "Regime" in out

@@ -23,6 +23,8 @@ async def _intents(nt: NtHarness, ref: str) -> dict[str, str]:
 
 @pytest.mark.parametrize("instrument", ["SPX", "XSP", "SPY"])
 async def test_full_day_select_bracket_take_profit(nt: NtHarness, instrument: str) -> None:
+    regime = await nt.engine.regime.current()  # read before the run: stored with the trade
+    assert regime is not None
     res = await nt.request(NtRun(overrides={"instrument": instrument, "limit_price": "bid"}))
     assert res.ok, res.error
     data = res.data
@@ -47,6 +49,7 @@ async def test_full_day_select_bracket_take_profit(nt: NtHarness, instrument: st
 
     tid = data["trade_id"]
     t = await nt.trade(tid)
+    assert t["regime"] == regime.label
     # the simulator may already have filled the entry at the bid
     assert t["status"] in ("pending", "open") and t["exit_order_id"] and t["stop_order_id"]
 
