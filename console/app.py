@@ -58,6 +58,7 @@ from engine.api.models import (
     GetLineup,
     GetOrders,
     GetPositions,
+    GetRegime,
     GetScan,
     GetSettings,
     GetStatus,
@@ -75,6 +76,11 @@ from engine.api.models import (
 
 #: How often the visible Positions / NakedTrader pane is refetched (marks move on their own).
 PANE_POLL_S = 5.0
+#: The console asks the engine for the market regime when the status shows none, or one older
+#: than REGIME_STALE_S (engine time), at most every REGIME_ASK_S (the engine reads IBKR only
+#: when its own reading is past its TTL).
+REGIME_STALE_S = 15 * 60
+REGIME_ASK_S = 60.0
 
 #: Which sections an event kind makes stale (refetched after the event).
 EVENT_REFRESH: dict[str, tuple[str, ...]] = {
@@ -172,6 +178,7 @@ class PutdeskApp(App[int]):
         self.keymap: dict[str, str] = dict(self.config.console.keymap)
         self._poll_timer: Timer | None = None
         self._pane_polled: dict[str, float] = {}
+        self._regime_asked: float | None = None
         self._render_timer: Timer | None = None
         self._pending_quantity: dict[int, int] = {}
         for t in load_themes():
@@ -323,6 +330,18 @@ class PutdeskApp(App[int]):
         if r is not None:
             self.post_message(m.StatusUpdated(r.data))
 
+    @work(exclusive=True, group="refresh-regime", exit_on_error=False)
+    async def refresh_regime(self) -> None:
+        """GetRegime (the engine reads IBKR if its reading is stale); the status that follows
+        carries it to the header. A failure shows there too (the feed's error), not as a
+        notification every minute."""
+        api = self.api
+        if api is None:
+            return
+        result = await api.request(GetRegime())
+        if result.ok:
+            self.refresh_status()
+
     @work(exclusive=True, group="refresh-scan", exit_on_error=False)
     async def refresh_scan(self) -> None:
         r = await self._get(GetScan())
@@ -437,9 +456,24 @@ class PutdeskApp(App[int]):
             main.query_one(StatusHeader).set_status(self.state["status"])
             self._show_budget()
             self._poll_visible_pane(main.active_pane)
+        self._maybe_ask_regime(view)
         if self._poll_timer is not None:
             self._poll_timer.stop()
         self._poll_timer = self.set_timer(self.status_poll_s, self.refresh_status)
+
+    def _maybe_ask_regime(self, view: dict[str, Any]) -> None:
+        """Ask for the market regime while connected when the status has none or an old one."""
+        if str(view["connection"].get("state") or "").lower() not in {"connected", "ready"}:
+            return
+        regime = view.get("regime") or {}
+        age = regime.get("age_s")
+        if regime.get("reading") and age is not None and age < REGIME_STALE_S:
+            return
+        now = time.monotonic()
+        if self._regime_asked is not None and now - self._regime_asked < REGIME_ASK_S:
+            return
+        self._regime_asked = now
+        self.refresh_regime()
 
     def _poll_visible_pane(self, pane: str) -> None:
         """Marks and P&L change without an event (IBKR's portfolio updates): while Positions

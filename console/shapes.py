@@ -93,6 +93,7 @@ def status_view(d: dict[str, Any]) -> dict[str, Any]:
         "automation_level": d.get("automation_level") or engine.get("level"),
         "ai": ai,
         "budget": budget_view(d.get("budget") or {}),
+        "regime": d.get("regime") or {},
     }
 
 

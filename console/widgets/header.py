@@ -1,4 +1,5 @@
-"""The status header: account kind, connection and data type, clocks, market, level, AI."""
+"""The status header: account kind, connection and data type, clocks, market, market regime,
+level, AI."""
 
 from __future__ import annotations
 
@@ -180,6 +181,40 @@ class StatusHeader(Vertical):
                 if nxt:
                     left = (nxt - engine_now).total_seconds()
                     text.append(f" · opens in {countdown(left)}")
+        if self._attached:
+            text.append_text(self.regime_text())
+        return text
+
+    def regime_text(self) -> Text:
+        """The market regime from the status: the full label ("VIX 17.1 normal, contango,
+        trend up"), or just the VIX on narrow terminals; "REGIME GUARD" when the guard
+        refuses new puts."""
+        regime = self._status.get("regime") or {}
+        reading = regime.get("reading") or {}
+        guard = regime.get("guard") or {}
+        text = Text()
+        if reading:
+            vix = reading.get("vix")
+            label = (
+                f"VIX {vix:.1f}"
+                if self.compact and isinstance(vix, int | float)
+                else str(reading.get("label") or "")
+            )
+            bucket = str(reading.get("vix_bucket") or "")
+            style = {
+                "elevated": tone(self, "warning-domain"),
+                "stress": tone(self, "loss"),
+                "panic": f"bold {tone(self, 'loss')}",
+            }.get(bucket, "")
+            if reading.get("term") == "backwardation" and not style:
+                style = tone(self, "warning-domain")
+            text.append("  " + label, style=style)
+        if guard.get("blocks"):
+            text.append("  ")
+            text.append(
+                "GUARD" if self.compact else "REGIME GUARD",
+                style=f"bold reverse {tone(self, 'loss')}",
+            )
         return text
 
     def _market_from_calendar(self, t: dt.datetime) -> dict[str, Any]:

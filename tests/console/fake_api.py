@@ -26,6 +26,7 @@ from engine.api.models import (
     GetLineup,
     GetOrders,
     GetPositions,
+    GetRegime,
     GetScan,
     GetSettings,
     GetStatus,
@@ -139,6 +140,10 @@ class FakeEngineAPI:
         self.requests: list[Cmd] = []
         self.closed = False
         self.halted = False
+        #: what GetRegime answers (engine.runtime.core_commands._regime_state); None: it
+        #: fails as an engine without regime data does, and the status carries none
+        self.regime: dict[str, Any] | None = None
+        self.regime_read = False
         self.settings: dict[str, Any] = PutdeskConfig().model_dump(mode="json")
         self.saved: list[dict[str, Any]] = []
         self.scan: dict[str, Any] = {}
@@ -300,7 +305,14 @@ class FakeEngineAPI:
             },
             clock={"now": self.now.isoformat(), "simulated": self.simulated, "speed": 1.0},
             ai={"enabled": self.ai_enabled, "reason": None if self.ai_enabled else "no API key"},
+            **({"regime": self.regime} if self.regime is not None and self.regime_read else {}),
         )
+
+    def _GetRegime(self, cmd: GetRegime) -> Result:
+        if self.regime is None:
+            return Result.fail("no market regime: not connected", code="regime.unavailable")
+        self.regime_read = True
+        return Result.success(**self.regime)
 
     def _Scan(self, cmd: Scan) -> Result:
         if self.halted:

@@ -176,3 +176,56 @@ async def test_visible_positions_pane_is_refetched_as_marks_move(monkeypatch) ->
         await pilot.press("3")
         await pilot.pause(0.5)
         assert fake.names().count("GetPositions") >= hidden + 3
+
+
+REGIME = {
+    "reading": {
+        "label": "VIX 31.4 stress, backwardation, trend down",
+        "vix_bucket": "stress",
+        "term": "backwardation",
+        "trend": "down",
+        "vix": 31.4,
+        "vix3m": 28.0,
+        "vix_ratio": 1.1214,
+        "spx": 5400.0,
+        "spx_sma200": 5600.0,
+        "as_of": "2026-11-24T14:00:00+00:00",
+    },
+    "age_s": 0,
+    "error": None,
+    "guard": {
+        "enabled": True,
+        "blocks": True,
+        "reason_code": "regime.vix",
+        "reason": "regime guard: VIX 31.40 >= max_vix 30 (stress)",
+    },
+}
+
+
+async def test_header_asks_for_the_regime_and_shows_it_with_the_guard() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    fake.regime = REGIME
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "GetRegime" in fake.names()  # none in the status: the console asked for it
+        await app.refresh_status().wait()
+        await settle(pilot)
+        header = app.main.query_one(StatusHeader)
+        when = header.when_text().plain
+        assert "VIX 31.4 stress, backwardation, trend down" in when
+        assert "REGIME GUARD" in when
+        asked = fake.names().count("GetRegime")
+        await app.refresh_status().wait()
+        await settle(pilot)
+        assert fake.names().count("GetRegime") == asked  # a fresh reading: not asked again
+
+
+async def test_header_without_regime_data_shows_none_and_keeps_working() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert "GetRegime" in fake.names()
+        when = app.main.query_one(StatusHeader).when_text().plain
+        assert "VIX" not in when and "GUARD" not in when
