@@ -30,8 +30,18 @@ class Field:
 
     path: Path
     label: str
-    kind: str = "number"  # number | choice
+    kind: str = "number"  # number | choice | switch (a bool shown as off / on)
     choices: tuple[str, ...] = ()
+
+    @property
+    def options(self) -> tuple[str, ...]:
+        return ("off", "on") if self.kind == "switch" else self.choices
+
+    def shown(self, value: Any) -> str:
+        """A setting's value as the form shows it."""
+        if self.kind == "switch":
+            return "on" if value is True else "off"
+        return "" if value is None else str(value)
 
     @property
     def dom_id(self) -> str:
@@ -61,6 +71,8 @@ FIELDS: list[Field] = [
     Field(("budget", "max_per_sector"), "Max per sector"),
     Field(("selection", "contracts_per_trade"), "Contracts per trade"),
     Field(("selection", "sizing"), "Sizing rule", "choice", ("fixed", "margin_share")),
+    Field(("selection", "regime_guard", "enabled"), "Regime guard", "switch"),
+    Field(("selection", "regime_guard", "max_vix"), "Guard: max VIX"),
 ]
 
 
@@ -142,9 +154,9 @@ class SettingsForm(Vertical, can_focus=False):
         for f in FIELDS:
             with Horizontal(classes="setting-row"):
                 yield Label(f.label, classes="setting-label")
-                if f.kind == "choice":
+                if f.kind in ("choice", "switch"):
                     yield Select(
-                        [(c, c) for c in f.choices],
+                        [(c, c) for c in f.options],
                         allow_blank=False,
                         id=f.dom_id,
                         compact=True,
@@ -169,14 +181,12 @@ class SettingsForm(Vertical, can_focus=False):
         try:
             for f in FIELDS:
                 value = get_path(settings, f.path)
-                if f.kind == "choice":
+                if f.kind in ("choice", "switch"):
                     sel = self.query_one("#" + f.dom_id, Select)
-                    if value in f.choices:
-                        sel.value = value
+                    if f.shown(value) in f.options:
+                        sel.value = f.shown(value)
                 else:
-                    self.query_one("#" + f.dom_id, Input).value = (
-                        "" if value is None else str(value)
-                    )
+                    self.query_one("#" + f.dom_id, Input).value = f.shown(value)
                 self._show_error(f, None)
         finally:
             self.call_after_refresh(self._done_loading)
@@ -200,7 +210,7 @@ class SettingsForm(Vertical, can_focus=False):
         if f is None or self._loading:
             return
         current = get_path(self.base, f.path)
-        if raw.strip() == ("" if current is None else str(current)):
+        if raw.strip() == f.shown(current):
             self.edits.pop(f.path, None)
         else:
             self.edits[f.path] = raw
@@ -209,7 +219,7 @@ class SettingsForm(Vertical, can_focus=False):
     def set_value(self, path: Path, raw: str) -> None:
         """Type a value into a field (what a user does; used by the command palette too)."""
         f = next(f for f in FIELDS if f.path == path)
-        if f.kind == "choice":
+        if f.kind in ("choice", "switch"):
             self.query_one("#" + f.dom_id, Select).value = raw
         else:
             self.query_one("#" + f.dom_id, Input).value = raw

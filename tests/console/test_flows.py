@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from textual.widgets import Input
+from textual.widgets import Input, Select
 from textual.widgets.data_table import ColumnKey
 
 from console.screens.confirm import ConfirmScreen
@@ -240,3 +240,32 @@ async def test_executed_entries_move_to_the_done_table_with_reasons() -> None:
         rows = [[str(c) for c in done.get_row_at(i)] for i in range(done.row_count)]
         assert rows[0][4] == "cancelled" and "no strike within 3" in rows[0][6]
         assert {r[4] for r in rows[1:]} == {"submitted"}
+
+
+async def test_regime_guard_is_switched_on_in_the_settings_form() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.main.query_one(SettingsForm)
+        switch = form.query_one("#set-selection-regime-guard-enabled", Select)
+        assert switch.value == "off"
+        assert form.query_one("#set-selection-regime-guard-max-vix", Input).value == "30.0"
+        form.set_value(("selection", "regime_guard", "enabled"), "on")
+        form.set_value(("selection", "regime_guard", "max_vix"), "-1")
+        await pilot.pause()
+        assert "greater than 0" in str(
+            form.query_one("#set-selection-regime-guard-max-vix-error").render()
+        )
+        form.set_value(("selection", "regime_guard", "max_vix"), "25")
+        form.query_one("#set-selection-regime-guard-max-vix", Input).focus()
+        await pilot.pause()
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert fake.saved == [{"selection": {"regime_guard": {"enabled": True, "max_vix": 25.0}}}]
+        # unchanged: choosing "off" again on a fresh form is no edit
+        form.load(fake.settings)
+        await settle(pilot)
+        assert switch.value == "on" and form.edits == {}
