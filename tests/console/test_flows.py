@@ -269,3 +269,22 @@ async def test_regime_guard_is_switched_on_in_the_settings_form() -> None:
         form.load(fake.settings)
         await settle(pilot)
         assert switch.value == "on" and form.edits == {}
+
+
+async def test_every_settings_field_scrolls_into_view_when_focused() -> None:
+    """The form is taller than the panel: focusing a field (tab) scrolls it into view; none
+    is clipped out of reach (the last ones were, once the form outgrew the panel)."""
+    from console.widgets.settings import FIELDS
+
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        form = app.main.query_one(SettingsForm)
+        contents = app.main.query_one("#settings-panel Contents")
+        for f in FIELDS:
+            widget = form.query_one("#" + f.dom_id)
+            widget.focus()
+            await settle(pilot)
+            assert contents.region.contains_region(widget.region), f.path
