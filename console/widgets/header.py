@@ -187,12 +187,17 @@ class StatusHeader(Vertical):
 
     def regime_text(self) -> Text:
         """The market regime from the status: the full label ("VIX 17.1 normal, contango,
-        trend up"), or just the VIX on narrow terminals; "REGIME GUARD" when the guard
-        refuses new puts."""
+        trend up") and "REGIME GUARD" when the guard refuses new puts; on narrow terminals
+        just the VIX, or "GUARD" alone when it refuses."""
         regime = self._status.get("regime") or {}
         reading = regime.get("reading") or {}
         guard = regime.get("guard") or {}
         text = Text()
+        if guard.get("blocks") and self.compact:
+            # 80 columns: the guard's verdict matters more than the VIX beside it
+            text.append("  ")
+            text.append("GUARD", style=f"bold reverse {tone(self, 'loss')}")
+            return text
         if reading:
             vix = reading.get("vix")
             label = (
@@ -211,10 +216,7 @@ class StatusHeader(Vertical):
             text.append("  " + label, style=style)
         if guard.get("blocks"):
             text.append("  ")
-            text.append(
-                "GUARD" if self.compact else "REGIME GUARD",
-                style=f"bold reverse {tone(self, 'loss')}",
-            )
+            text.append("REGIME GUARD", style=f"bold reverse {tone(self, 'loss')}")
         return text
 
     def _market_from_calendar(self, t: dt.datetime) -> dict[str, Any]:

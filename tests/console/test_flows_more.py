@@ -229,3 +229,20 @@ async def test_header_without_regime_data_shows_none_and_keeps_working() -> None
         assert "GetRegime" in fake.names()
         when = app.main.query_one(StatusHeader).when_text().plain
         assert "VIX" not in when and "GUARD" not in when
+
+
+async def test_narrow_header_shows_the_guard_before_the_vix() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    fake.regime = REGIME
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await app.refresh_status().wait()
+        await settle(pilot)
+        header = app.main.query_one(StatusHeader)
+        when = header.when_text().plain
+        assert when.endswith("  GUARD") and "VIX" not in when and len(when) <= 80
+        fake.regime = {**REGIME, "guard": {**REGIME["guard"], "blocks": False}}
+        await app.refresh_status().wait()
+        await settle(pilot)
+        assert header.when_text().plain.endswith("  VIX 31.4")
