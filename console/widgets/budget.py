@@ -9,7 +9,7 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import ProgressBar, Static
 
-from console.format import DASH, money
+from console.format import DASH, money, short_money
 
 WARN_AT = 0.85  # fraction of the budget at which the gauges turn the warning colour
 
@@ -42,9 +42,31 @@ def level(usage: float) -> str:
     return "ok"
 
 
+def numbers_text(
+    n: dict[str, float], have: bool, fmt: Any, pct: str, *, narrow: bool = False
+) -> str:
+    """The numbers line: NLV, in use, working (when some), lineup, budget, headroom. Narrow:
+    headroom first, so what is cut off at the right edge is the least needed."""
+
+    def m(key: str) -> str:
+        return str(fmt(n[key])) if have else DASH
+
+    parts = [
+        f"NLV {m('nlv')}",
+        f"in use {m('margin_in_use')}",
+        *([f"working {m('working_margin')}"] if n["working_margin"] else []),
+        f"lineup {m('lineup_margin')}",
+        f"budget {m('budget')}" + (pct if n["budget_pct"] else ""),
+    ]
+    room = f"headroom {m('headroom')}"
+    return "  ".join([room, *parts] if narrow else [*parts, room])
+
+
 class BudgetGauges(Vertical):
-    """Numbers on one line, then a gauge of (margin in use + working orders + lineup) against
-    the budget."""
+    """Numbers on one line (short amounts when the line would not fit), then a gauge of
+    (margin in use + working orders + lineup) against the budget."""
+
+    _shown: tuple[dict[str, Any], float | None] = ({}, None)
 
     def compose(self) -> ComposeResult:
         yield Static(id="budget-numbers")
@@ -55,19 +77,20 @@ class BudgetGauges(Vertical):
     def on_mount(self) -> None:
         self.show({})
 
+    def on_resize(self) -> None:
+        self.show(*self._shown)
+
     def show(self, budget: dict[str, Any], lineup_margin: float | None = None) -> None:
+        self._shown = (budget, lineup_margin)
         n = budget_numbers(budget, lineup_margin)
         lvl = level(n["usage"])
-        pct = f" ({n['budget_pct']:g}% of NLV)" if n["budget_pct"] else ""
         have = bool(budget)
-        text = (
-            f"NLV {money(n['nlv']) if have else DASH}  "
-            f"in use {money(n['margin_in_use']) if have else DASH}  "
-            + (f"working {money(n['working_margin'])}  " if n["working_margin"] else "")
-            + f"lineup {money(n['lineup_margin']) if have else DASH}  "
-            f"budget {money(n['budget']) if have else DASH}{pct}  "
-            f"headroom {money(n['headroom']) if have else DASH}"
-        )
+        text = numbers_text(n, have, money, f" ({n['budget_pct']:g}% of NLV)")
+        width = self.size.width if self.is_mounted else 0
+        if (
+            0 < width < len(text) + 2
+        ):  # narrow (padding 0 1): short amounts, so headroom stays in sight
+            text = numbers_text(n, have, short_money, f" ({n['budget_pct']:g}%)", narrow=True)
         self.query_one("#budget-numbers", Static).update(text)
         bar = self.query_one("#budget-gauge", ProgressBar)
         bar.update(total=100, progress=min(100.0, n["usage"] * 100))

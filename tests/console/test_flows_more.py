@@ -246,3 +246,22 @@ async def test_narrow_header_shows_the_guard_before_the_vix() -> None:
         await app.refresh_status().wait()
         await settle(pilot)
         assert header.when_text().plain.endswith("  VIX 31.4")
+
+
+async def test_budget_line_keeps_headroom_in_sight_on_80_columns() -> None:
+    from console.widgets.budget import BudgetGauges
+
+    for size, narrow in (((80, 24), True), ((160, 40), False)):
+        app = make_app()
+        async with app.run_test(size=size) as pilot:
+            await settle(pilot)
+            await pilot.press("2")
+            await app.refresh_status().wait()
+            await settle(pilot)
+            gauges = app.main.query_one(BudgetGauges)
+            line = str(gauges.query_one("#budget-numbers").render())
+            if narrow:  # short amounts, headroom first
+                assert line.startswith("headroom $") and "$250.0k" in line
+            else:
+                assert line.startswith("NLV $250,000") and "(20% of NLV)  headroom $" in line
+                assert len(line) <= size[0] - 2
