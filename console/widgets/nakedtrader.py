@@ -22,9 +22,9 @@ class NakedTraderView(Static):
                 f"  {plan.get('symbol', DASH)} ({plan.get('trading_class', DASH)})  "
                 f"target Δ {num(plan.get('target_delta'), 3)} "
                 f"range {num(rng[0], 3)}-{num(rng[1], 3)}\n"
-                f"  {_when(plan.get('scheduled_at'))}"
-                f"  {'dry run' if plan.get('dry_run') else 'orders sent'}"
-                f"  contracts {plan.get('contracts', DASH)}\n"
+                f"  {_when(plan.get('scheduled_at'))}\n"
+                f"  {'dry run (no orders)' if plan.get('dry_run') else 'sends orders'}"
+                f" · contracts {plan.get('contracts', DASH)}\n"
             )
         else:
             t.append("  no plan for today\n")
