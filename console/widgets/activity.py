@@ -18,7 +18,8 @@ class ActivityLog(RichLog):
     """Keeps the last MAX_LINES lines; also remembers them for tests and the palette."""
 
     def __init__(self, *, id: str | None = None) -> None:
-        super().__init__(id=id, max_lines=MAX_LINES, wrap=False, markup=False, auto_scroll=True)
+        # wrapped: a decision's reason is the part that matters, and it comes last
+        super().__init__(id=id, max_lines=MAX_LINES, wrap=True, markup=False, auto_scroll=True)
         self.lines_text: deque[str] = deque(maxlen=MAX_LINES)
 
     def add(
