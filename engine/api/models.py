@@ -89,6 +89,16 @@ class GetTrades(Cmd):
     strategy: str | None = None
 
 
+class GetOutcomes(Cmd):
+    """Outcome report: booked option trades grouped by one dimension of what selected them
+    (engine.records.outcomes.DIMENSIONS)."""
+
+    cmd: Literal["get_outcomes"] = "get_outcomes"
+    by: str = "regime"
+    since: dt.date | None = None
+    strategy: str | None = None
+
+
 class Kill(Cmd):
     cmd: Literal["kill"] = "kill"
     reason: str = "kill switch pressed"
@@ -177,6 +187,7 @@ Command = Annotated[
     | GetOrders
     | GetPositions
     | GetTrades
+    | GetOutcomes
     | Kill
     | Resume
     | GetEvents

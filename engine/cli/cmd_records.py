@@ -1,4 +1,5 @@
-"""`putdesk reconcile-eod`, `putdesk import-historical-trades`, `putdesk trades`.
+"""`putdesk reconcile-eod`, `putdesk import-historical-trades`, `putdesk trades`,
+`putdesk outcomes`.
 
 These open the account's database directly (SQLite in WAL mode, safe beside a running
 engine), so they work with or without an engine. On the simulated gateway with no Flex query
@@ -53,6 +54,20 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--strategy", help="only this trade_strategy (e.g. putdesk, nakedtrader, manual)"
     )
     t.set_defaults(func=_trades)
+
+    from engine.records.outcomes import DIMENSIONS
+
+    o = sub.add_parser(
+        "outcomes",
+        help="results of booked trades grouped by regime, delta, DTE, sector, score or setting",
+    )
+    common_options(o)
+    o.add_argument(
+        "--by", choices=DIMENSIONS, default="regime", help="how to group (default: regime)"
+    )
+    o.add_argument("--since", type=_date, help="only trades opened or closed since this date")
+    o.add_argument("--strategy", help="only this trade_strategy (e.g. putdesk, nakedtrader)")
+    o.set_defaults(func=_outcomes)
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -228,6 +243,85 @@ def _trades(args: argparse.Namespace) -> int:
         return 0
 
     return _with_store(args, work)
+
+
+def _outcomes(args: argparse.Namespace) -> int:
+    from engine.records.service import outcomes_payload
+
+    async def work(store: Any, cfg: Any) -> int:
+        data = await outcomes_payload(store, args.by, args.since, args.strategy)
+        if args.json:
+            _json_ok(args, data)
+            return 0
+        _print_outcomes(data)
+        return 0
+
+    return _with_store(args, work)
+
+
+def _rate(x: Any) -> str:
+    return "-" if x is None else f"{100 * float(x):.1f}%"
+
+
+OUTCOME_COLUMNS = (
+    "trades",
+    "closed",
+    "open",
+    "win %",
+    "95% CI",
+    "net P&L",
+    "per trade",
+    "kept",
+    "on margin",
+    "assigned",
+)
+
+
+def _outcome_cells(r: dict[str, Any]) -> list[str]:
+    ci = r.get("win_rate_ci95")
+    closed = bool(r["closed"])
+    return [
+        str(r["trades"]),
+        str(r["closed"]),
+        str(r["open"]),
+        _rate(r["win_rate"]),
+        f"{_rate(ci[0])}-{_rate(ci[1])}" if ci else "-",
+        r["net_pnl"] if closed else "-",
+        r["avg_net_pnl"] or "-",
+        _rate(r["kept"]),
+        _rate(r["return_on_margin"]),
+        str(r["assigned"]),
+    ]
+
+
+def _print_outcomes(data: dict[str, Any]) -> None:
+    title = f"Outcomes by {data['by']}: {data['trades']} option trade(s), {data['closed']} closed"
+    if data.get("since"):
+        title += f" since {data['since']}"
+    if data.get("strategy"):
+        title += f" ({data['strategy']})"
+    if not sys.stdout.isatty():  # tab-separated for scripts, like `trades`
+        print("# " + title)
+        print("\t".join([data["by"], *OUTCOME_COLUMNS]))
+        for r in data["rows"]:
+            print("\t".join([r["bucket"], *_outcome_cells(r)]))
+        return
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    table.add_column(data["by"], no_wrap=True)
+    for name in OUTCOME_COLUMNS:
+        table.add_column(name, justify="right", no_wrap=True)
+    for r in data["rows"]:
+        table.add_row(r["bucket"], *_outcome_cells(r))
+    con = Console()
+    con.print(table)
+    con.print(
+        "net P&L after commissions of closed trades (an assigned put: with the stock "
+        "delivered, once sold); kept = net / premium received; on margin = net / margin at "
+        "selection; 95% CI: Wilson interval of the win rate (a few trades say little)."
+    )
 
 
 COLUMNS = (

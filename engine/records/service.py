@@ -1,4 +1,5 @@
-"""Records in the engine: handlers for ReconcileEod, ImportHistorical and GetTrades.
+"""Records in the engine: handlers for ReconcileEod, ImportHistorical, GetTrades and
+GetOutcomes.
 
 `install(engine)` registers the handlers; results are published as "records" events. The
 same functions (`run_reconcile_eod`, `run_import_historical`) serve the command line when no
@@ -13,10 +14,19 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 from config.models import PutdeskConfig
-from engine.api.models import ExitCode, GetTrades, ImportHistorical, ReconcileEod, Result
+from engine.api.models import (
+    ExitCode,
+    GetOutcomes,
+    GetTrades,
+    ImportHistorical,
+    ReconcileEod,
+    Result,
+)
 from engine.records.flex_client import FlexClient, FlexError
 from engine.records.historical import HistoricalSummary, Progress, import_historical
 from engine.records.importer import FlexFormatError, parse_statement
+from engine.records.outcomes import DIMENSIONS, outcome_report
+from engine.records.outcomes_load import load_outcomes
 from engine.records.reconcile import ReconcileSummary, reconcile_statement
 from engine.store.db import Store
 from engine.store.trades import TradesRepo
@@ -98,6 +108,24 @@ async def trades_payload(
     }
 
 
+async def outcomes_payload(
+    store: Store, by: str, since: dt.date | None = None, strategy: str | None = None
+) -> dict[str, Any]:
+    """The outcome report by `by` (ValueError for an unknown dimension)."""
+    if by not in DIMENSIONS:
+        raise ValueError(f"unknown dimension {by!r}: one of {', '.join(DIMENSIONS)}")
+    outcomes = await load_outcomes(store, since, strategy)
+    rows = outcome_report(outcomes, by)
+    return {
+        "by": by,
+        "since": since.isoformat() if since else None,
+        "strategy": strategy,
+        "trades": len(outcomes),
+        "closed": sum(1 for o in outcomes if o.closed),
+        "rows": [r.as_dict() for r in rows],
+    }
+
+
 def install(engine: Any) -> None:
     """Register the records commands on a running engine (`engine.registry`)."""
 
@@ -176,4 +204,14 @@ def install(engine: Any) -> None:
 
     engine.registry.register(ReconcileEod, on_reconcile)
     engine.registry.register(ImportHistorical, on_historical)
+
+    async def on_outcomes(cmd: GetOutcomes) -> Result:
+        try:
+            return Result.success(
+                **await outcomes_payload(store(), cmd.by, cmd.since, cmd.strategy)
+            )
+        except ValueError as exc:
+            return Result.fail(str(exc), code="records.usage", exit_code=ExitCode.USAGE)
+
     engine.registry.register(GetTrades, on_trades)
+    engine.registry.register(GetOutcomes, on_outcomes)

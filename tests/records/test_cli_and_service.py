@@ -14,7 +14,7 @@ import pytest
 
 from config.models import PutdeskConfig
 from config.secrets import Secret
-from engine.api.models import GetTrades, ImportHistorical, ReconcileEod
+from engine.api.models import GetOutcomes, GetTrades, ImportHistorical, ReconcileEod
 from engine.cli.main import main
 from engine.market.clock import SteppedClock
 from engine.records.flex_client import FlexClient
@@ -147,6 +147,10 @@ async def test_engine_handlers(flex: FlexService, store: Store) -> None:
     assert event is not None and event.kind == "records" and "reconcile-eod" in event.message
     res = await engine.registry.dispatch(GetTrades())
     assert res.ok and res.data["trades"][0]["entry_price"] == "0.5"
+    out = await engine.registry.dispatch(GetOutcomes(by="strategy"))
+    assert out.ok and out.data["trades"] == 1 and out.data["rows"][0]["trades"] == 1
+    bad_by = await engine.registry.dispatch(GetOutcomes(by="moon"))
+    assert not bad_by.ok and bad_by.exit_code == 2 and "unknown dimension" in str(bad_by.error)
     res = await engine.registry.dispatch(
         ImportHistorical(start=dt.date(2026, 1, 1), end=dt.date(2026, 12, 31))
     )
