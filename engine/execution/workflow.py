@@ -12,6 +12,7 @@ and sends at most the quantity not yet sold. A cancel is confirmed before a repl
 from __future__ import annotations
 
 import datetime as dt
+import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -66,6 +67,41 @@ class ExecutionSummary:
             "decisions": self.decisions,
             "recovery": self.recovery,
         }
+
+
+#: Quote fields of the selection data that describe the strike itself (replaced on adapt).
+STRIKE_FIELDS = ("delta", "iv", "bid", "ask", "mid", "open_interest", "volume")
+
+
+def adapted_selection(selection_json: str | None, staged_strike: Any, decision: Any) -> str:
+    """The lineup entry's selection data after Stage 2 moved it to another strike: the new
+    strike's quote in place of the staged one's, which is kept under `stage2.staged` with the
+    scores that selected the entry (they stay: they are what chose it)."""
+    try:
+        sel = json.loads(selection_json) if selection_json else {}
+    except ValueError:
+        sel = {}
+    if not isinstance(sel, dict):
+        sel = {}
+    staged = {k: sel.get(k) for k in STRIKE_FIELDS}
+    q = decision.quote
+    if q is not None:
+        sel.update(
+            delta=q.delta,
+            iv=q.iv,
+            bid=q.bid,
+            ask=q.ask,
+            mid=q.mid,
+            open_interest=q.open_interest,
+            volume=q.volume,
+        )
+    sel["stage2"] = {
+        "action": decision.action,
+        "strikes_moved": decision.strikes_moved,
+        "otm_pct": decision.otm_pct,
+        "staged": {"strike": str(staged_strike), **staged},
+    }
+    return json.dumps(sel, sort_keys=True, default=str)
 
 
 def is_paper_account(account: str) -> bool:
@@ -263,6 +299,11 @@ class TwoTierWorkflow:
                 await self.record(lid, reason, status="cancelled", severity="warning")
                 continue
             opt = decision.option
+            changes: dict[str, Any] = {}
+            if decision.action != "keep":  # kept: the selection data stays as it was
+                changes["selection_json"] = adapted_selection(
+                    row["selection_json"], row["strike"], decision
+                )
             await self.record(
                 lid,
                 reason,
@@ -270,7 +311,7 @@ class TwoTierWorkflow:
                 con_id=opt.con_id,
                 strike=format(Decimal(str(opt.strike)), "f"),
                 otm_pct=decision.otm_pct,
-                selection_json=None if decision.action == "keep" else row["selection_json"],
+                **changes,
             )
 
     async def _stage2_one(self, staged: StagedTrade, guards: Stage2Guards) -> tuple[Any, Reason]:

@@ -320,3 +320,43 @@ async def test_tier2_reprices_every_entry_when_its_own_wait_runs_out(store: Stor
     )
     labels = {m["message"].split(":")[0] for m in decisions}
     assert labels == {f"XYZ 90P {EXPIRY_LABEL}", f"XYZ 87.5P {EXPIRY_LABEL}"}, labels
+
+
+SELECTION = {"delta": -0.07, "bid": 0.5, "ask": 0.55, "score": 81.0, "score_safety": 72.0}
+
+
+async def test_stage2_keeps_the_selection_data_of_a_kept_entry(store: Store) -> None:
+    """It used to be wiped (set to NULL) on the fast path, losing the scores and greeks the
+    console shows and the outcome reports group by."""
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    async with store.transaction() as conn:
+        await conn.execute(
+            "UPDATE lineup SET selection_json=? WHERE id=?", (json.dumps(SELECTION), lid)
+        )
+    await workflow(store, ex, config()).stage2()
+    row = await lineup_row(store, lid)
+    assert row["status"] == "stage2_ok" and row["reason_code"] == "stage2.fast_path"
+    assert json.loads(row["selection_json"]) == SELECTION
+
+
+async def test_stage2_adapt_records_the_new_strike_and_keeps_the_staged_one(
+    store: Store,
+) -> None:
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    async with store.transaction() as conn:
+        await conn.execute(
+            "UPDATE lineup SET selection_json=? WHERE id=?", (json.dumps(SELECTION), lid)
+        )
+    ex.gap("XYZ", -2.0)
+    await workflow(store, ex, config()).stage2()
+    row = await lineup_row(store, lid)
+    assert row["strike"] == "87.5", (row["reason_code"], row["reason_text"])
+    sel = json.loads(row["selection_json"])
+    assert sel["score"] == 81.0 and sel["score_safety"] == 72.0  # what chose the entry
+    q = await ex.option_quotes([next(o for o in ex.chains[("XYZ", EXPIRY)] if o.strike == 87.5)])
+    new = next(iter(q.values()))
+    assert (sel["bid"], sel["delta"]) == (new.bid, new.delta)  # the strike traded
+    assert sel["stage2"]["action"] == "swap" and sel["stage2"]["strikes_moved"] >= 1
+    assert sel["stage2"]["staged"]["strike"] == "90.0" and sel["stage2"]["staged"]["delta"] == -0.07
