@@ -263,17 +263,17 @@ def _rate(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.1f}%"
 
 
+#: (short header, meaning) of the outcome table's columns after the bucket
 OUTCOME_COLUMNS = (
-    "trades",
-    "closed",
-    "open",
-    "win %",
-    "95% CI",
-    "net P&L",
-    "per trade",
-    "kept",
-    "on margin",
-    "assigned",
+    ("n", "trades"),
+    ("cl", "closed (the rest are open)"),
+    ("win", "win rate"),
+    ("CI95", "its Wilson 95% interval"),
+    ("net", "net P&L after commissions"),
+    ("avg", "per closed trade"),
+    ("kept", "net / premium received"),
+    ("RoM", "net / margin at selection"),
+    ("asg", "assigned"),
 )
 
 
@@ -283,9 +283,8 @@ def _outcome_cells(r: dict[str, Any]) -> list[str]:
     return [
         str(r["trades"]),
         str(r["closed"]),
-        str(r["open"]),
         _rate(r["win_rate"]),
-        f"{_rate(ci[0])}-{_rate(ci[1])}" if ci else "-",
+        f"{100 * ci[0]:.0f}-{100 * ci[1]:.0f}%" if ci else "-",
         r["net_pnl"] if closed else "-",
         r["avg_net_pnl"] or "-",
         _rate(r["kept"]),
@@ -302,25 +301,27 @@ def _print_outcomes(data: dict[str, Any]) -> None:
         title += f" ({data['strategy']})"
     if not sys.stdout.isatty():  # tab-separated for scripts, like `trades`
         print("# " + title)
-        print("\t".join([data["by"], *OUTCOME_COLUMNS]))
+        print("\t".join([data["by"], *(head for head, _m in OUTCOME_COLUMNS)]))
         for r in data["rows"]:
             print("\t".join([r["bucket"], *_outcome_cells(r)]))
         return
+    from rich import box
     from rich.console import Console
     from rich.table import Table
 
-    table = Table(title=title)
-    table.add_column(data["by"], no_wrap=True)
-    for name in OUTCOME_COLUMNS:
-        table.add_column(name, justify="right", no_wrap=True)
+    table = Table(title=title, box=box.SIMPLE_HEAD, pad_edge=False)
+    widest = max([len(data["by"]), *(len(r["bucket"]) for r in data["rows"])])
+    table.add_column(data["by"], no_wrap=True, min_width=widest)
+    for head, _meaning in OUTCOME_COLUMNS:
+        table.add_column(head, justify="right", no_wrap=True, min_width=len(head))
     for r in data["rows"]:
         table.add_row(r["bucket"], *_outcome_cells(r))
     con = Console()
     con.print(table)
     con.print(
-        "net P&L after commissions of closed trades (an assigned put: with the stock "
-        "delivered, once sold); kept = net / premium received; on margin = net / margin at "
-        "selection; 95% CI: Wilson interval of the win rate (a few trades say little)."
+        "  ".join(f"{h}: {m}" for h, m in OUTCOME_COLUMNS)
+        + ". Closed trades only for money and rates; an assigned put counts with the stock "
+        "delivered, once sold. A few trades say little: read the interval."
     )
 
 

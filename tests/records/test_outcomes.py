@@ -219,8 +219,10 @@ def test_cli_outcomes_over_a_real_statement(capsys: pytest.CaptureFixture[str]) 
     out = capsys.readouterr().out
     lines = out.splitlines()  # not a terminal: tab-separated
     assert lines[0] == "# Outcomes by delta: 3 option trade(s), 0 closed"
-    assert lines[1].split("\t")[:4] == ["delta", "trades", "closed", "open"]
-    assert lines[2].split("\t")[:4] == ["unknown", "3", "0", "3"]  # imported: no selection
+    assert lines[1].split("\t") == [
+        "delta", "n", "cl", "win", "CI95", "net", "avg", "kept", "RoM", "asg"
+    ]  # fmt: skip
+    assert lines[2].split("\t") == ["unknown", "3", "0", "-", "-", "-", "-", "-", "-", "1"]
     with pytest.raises(SystemExit) as exc:  # argparse: a usage error
         main(["outcomes", "--by", "moon"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
