@@ -69,6 +69,7 @@ class ExecutionSummary:
         }
 
 
+CENT = Decimal("0.01")
 #: Quote fields of the selection data that describe the strike itself (replaced on adapt).
 STRIKE_FIELDS = ("delta", "iv", "bid", "ask", "mid", "open_interest", "volume")
 
@@ -304,6 +305,8 @@ class TwoTierWorkflow:
                 changes["selection_json"] = adapted_selection(
                     row["selection_json"], row["strike"], decision
                 )
+                if decision.quote is not None and decision.quote.bid:
+                    changes["premium"] = Decimal(str(decision.quote.bid)).quantize(CENT)
             await self.record(
                 lid,
                 reason,

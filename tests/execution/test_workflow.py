@@ -358,5 +358,6 @@ async def test_stage2_adapt_records_the_new_strike_and_keeps_the_staged_one(
     q = await ex.option_quotes([next(o for o in ex.chains[("XYZ", EXPIRY)] if o.strike == 87.5)])
     new = next(iter(q.values()))
     assert (sel["bid"], sel["delta"]) == (new.bid, new.delta)  # the strike traded
+    assert Decimal(row["premium"]) == Decimal(str(new.bid)).quantize(Decimal("0.01"))
     assert sel["stage2"]["action"] == "swap" and sel["stage2"]["strikes_moved"] >= 1
     assert sel["stage2"]["staged"]["strike"] == "90.0" and sel["stage2"]["staged"]["delta"] == -0.07
