@@ -1,5 +1,5 @@
 """`putdesk reconcile-eod`, `putdesk import-historical-trades`, `putdesk trades`,
-`putdesk outcomes`.
+`putdesk outcomes`, `putdesk tax-report`.
 
 These open the account's database directly (SQLite in WAL mode, safe beside a running
 engine), so they work with or without an engine. On the simulated gateway with no Flex query
@@ -68,6 +68,21 @@ def register(sub: argparse._SubParsersAction) -> None:
     o.add_argument("--since", type=_date, help="only trades opened or closed since this date")
     o.add_argument("--strategy", help="only this trade_strategy (e.g. putdesk, nakedtrader)")
     o.set_defaults(func=_outcomes)
+
+    x = sub.add_parser(
+        "tax-report", help="Form 8949 rows for a tax year: basis, wash sales, CSV and TXF"
+    )
+    common_options(x)
+    x.add_argument("--year", type=int, required=True, help="tax year (e.g. 2026)")
+    x.add_argument(
+        "--wash-policy",
+        choices=("identical", "underlying"),
+        default="identical",
+        help="what is substantially identical for wash sales (default: identical)",
+    )
+    x.add_argument("--csv", metavar="FILE", help="write the Form 8949 rows as CSV")
+    x.add_argument("--txf", metavar="FILE", help="write the rows as TXF v042")
+    x.set_defaults(func=_tax_report)
 
 
 def _load(args: argparse.Namespace) -> Any:
@@ -257,6 +272,82 @@ def _outcomes(args: argparse.Namespace) -> int:
         return 0
 
     return _with_store(args, work)
+
+
+def _tax_report(args: argparse.Namespace) -> int:
+    from engine.records.service import tax_payload
+    from engine.records.tax_export import csv_8949, txf
+
+    async def work(store: Any, cfg: Any) -> int:
+        data, rows = await tax_payload(store, args.year, args.wash_policy)
+        written = []
+        try:
+            if args.csv:
+                Path(args.csv).write_text(csv_8949(rows))
+                written.append(args.csv)
+            if args.txf:
+                Path(args.txf).write_text(txf(rows, dt.date.today()))
+                written.append(args.txf)
+        except OSError as exc:
+            from engine.cli.common import fail
+
+            fail(args, f"cannot write {exc.filename}: {exc.strerror}", 1, "records.io")
+            return 1
+        data["written"] = written
+        if args.json:
+            _json_ok(args, data)
+            return 0
+        _print_tax(data)
+        return 0
+
+    return _with_store(args, work)
+
+
+def _print_tax(data: dict[str, Any]) -> None:
+    print(f"Tax report {data['year']} (Form 8949)")
+    parts = (
+        ("short-term (Part I, box A)", "short_term"),
+        ("long-term (Part II, box D)", "long_term"),
+    )
+    for part, key in parts:
+        t = data[key]
+        print(
+            f"  {part}: {t['rows']} row(s), proceeds {t['proceeds']}, cost {t['cost']}, "
+            f"wash-sale adjustments {t['adjustment']}, gain or loss {t['gain']}"
+        )
+    s1256 = data["section_1256"]
+    print(
+        f"  Section 1256 (Form 6781, not in the rows): {s1256['contracts']} contract(s) closed, "
+        f"net {s1256['net']} = 60% long-term {s1256['long_term_60']} + 40% short-term "
+        f"{s1256['short_term_40']}"
+    )
+    print(f"  wash sales: {data['wash_sales']}; {data['wash_sale_policy_text']}")
+    for d in data["deferred"]:
+        print(f"  deferred into an open position: {d['amount']} in {d['description']} ({d['lot']})")
+    for p in data["problems"]:
+        print(f"  problem: {p}")
+    for f in data["written"]:
+        print(f"  written: {f}")
+    rows = data["rows"]
+    if rows:
+        print("description\tacquired\tsold\tproceeds\tcost\tcode\tadjustment\tgain\tterm")
+        for r in rows:
+            print(
+                "\t".join(
+                    str(r[k])
+                    for k in (
+                        "description",
+                        "acquired",
+                        "sold",
+                        "proceeds",
+                        "cost",
+                        "code",
+                        "adjustment",
+                        "gain",
+                        "term",
+                    )
+                )
+            )
 
 
 def _rate(x: Any) -> str:

@@ -28,6 +28,15 @@ from engine.records.importer import FlexFormatError, parse_statement
 from engine.records.outcomes import DIMENSIONS, outcome_report
 from engine.records.outcomes_load import load_outcomes
 from engine.records.reconcile import ReconcileSummary, reconcile_statement
+from engine.records.tax import (
+    WASH_POLICIES,
+    Form8949Row,
+    WashPolicy,
+    apply_wash_sales,
+    deferred_losses,
+    form_8949,
+)
+from engine.records.tax_load import load_tax_lots, section_1256_summary
 from engine.store.db import Store
 from engine.store.trades import TradesRepo
 
@@ -124,6 +133,61 @@ async def outcomes_payload(
         "closed": sum(1 for o in outcomes if o.closed),
         "rows": [r.as_dict() for r in rows],
     }
+
+
+POLICY_TEXT = {
+    "identical": "the same stock, and the same option contract on the same side",
+    "underlying": "the same stock, and any option on the same underlying on the same side",
+}
+
+
+def _totals(rows: list[Form8949Row]) -> dict[str, str]:
+    def s(attr: str) -> str:
+        from decimal import Decimal
+
+        return format(sum((getattr(r, attr) for r in rows), Decimal("0.00")), "f")
+
+    return {
+        "rows": str(len(rows)),
+        "proceeds": s("proceeds"),
+        "cost": s("cost"),
+        "adjustment": s("adjustment"),
+        "gain": s("gain"),
+    }
+
+
+async def tax_payload(
+    store: Store, year: int, policy: str = "identical"
+) -> tuple[dict[str, Any], list[Form8949Row]]:
+    """The tax report of `year` (JSON-ready) and its Form 8949 rows (for CSV / TXF)."""
+    if policy not in WASH_POLICIES:
+        raise ValueError(f"unknown wash-sale policy {policy!r}: one of {', '.join(WASH_POLICIES)}")
+    lots, dated_problems = await load_tax_lots(store)
+    problems = [text for when, text in dated_problems if when is None or when.year == year]
+    s1256, problems_1256 = await section_1256_summary(store, year)
+    p: WashPolicy = "underlying" if policy == "underlying" else "identical"
+    adjusted = apply_wash_sales(lots, p)
+    rows = form_8949(adjusted, year)
+    short = [r for r in rows if r.term == "short"]
+    long_ = [r for r in rows if r.term == "long"]
+    return {
+        "year": year,
+        "wash_sale_policy": policy,
+        "wash_sale_policy_text": (
+            f"wash sales: substantially identical = {POLICY_TEXT[policy]} (IRS rules on "
+            "options of other strikes or expiries are unsettled; this is a setting)"
+        ),
+        "short_term": _totals(short),
+        "long_term": _totals(long_),
+        "wash_sales": sum(1 for r in rows if r.code == "W"),
+        "deferred": [
+            {"lot": d.lot_id, "description": d.description, "amount": format(d.amount, "f")}
+            for d in deferred_losses(adjusted, year)
+        ],
+        "section_1256": s1256,
+        "problems": problems + problems_1256,
+        "rows": [r.as_dict() for r in rows],
+    }, rows
 
 
 def install(engine: Any) -> None:
