@@ -101,6 +101,16 @@ class RegimeGuardConfig(Strict):
     )
 
 
+class ABTestConfig(Strict):
+    """A/B test of scoring weights: arm A scores with `selection.weights`, arm B with
+    `weights_b`; each trading day's scans use one arm, alternating by date, and every lineup
+    entry and trade carries its arm (`putdesk outcomes --by arm` compares them)."""
+
+    enabled: bool = Field(False, description="Alternate the scoring weights by trading day")
+    name: str = Field("weights-ab", min_length=1, max_length=40, description="Test name")
+    weights_b: Weights = Weights(safety=0.50, liquidity=0.25, ai=0.15, efficiency=0.10)
+
+
 class SelectionConfig(Strict):
     """How the scanner picks one best strike per symbol."""
 
@@ -123,6 +133,7 @@ class SelectionConfig(Strict):
     max_contracts_per_symbol: int = Field(5, ge=1, le=1000)
     sector_overrides: dict[str, str] = Field(default_factory=dict)
     regime_guard: RegimeGuardConfig = RegimeGuardConfig()
+    ab_test: ABTestConfig = ABTestConfig()
 
     @model_validator(mode="after")
     def _ranges(self) -> SelectionConfig:

@@ -350,6 +350,16 @@ def _print_tax(data: dict[str, Any]) -> None:
             )
 
 
+def _comparison_line(c: dict[str, Any]) -> str:
+    """One A/B comparison: means, difference, win rates, p-value and the statistic."""
+    (na, nb), (ma, mb), (wa, wb) = c["closed"], c["mean_net_pnl"], c["win_rate"]
+    return (
+        f"A/B test {c['test']}: B - A = {c['difference']} net P&L per closed trade "
+        f"(A {ma} over {na}, B {mb} over {nb}; win rate A {_rate(wa)}, B {_rate(wb)}); "
+        f"p = {c['p_value']:.4f}, {c['statistic']}"
+    )
+
+
 def _rate(x: Any) -> str:
     return "-" if x is None else f"{100 * float(x):.1f}%"
 
@@ -395,6 +405,8 @@ def _print_outcomes(data: dict[str, Any]) -> None:
         print("\t".join([data["by"], *(head for head, _m in OUTCOME_COLUMNS)]))
         for r in data["rows"]:
             print("\t".join([r["bucket"], *_outcome_cells(r)]))
+        for c in data.get("comparisons") or []:
+            print("# " + _comparison_line(c))
         return
     from rich import box
     from rich.console import Console
@@ -409,6 +421,8 @@ def _print_outcomes(data: dict[str, Any]) -> None:
         table.add_row(r["bucket"], *_outcome_cells(r))
     con = Console()
     con.print(table)
+    for c in data.get("comparisons") or []:
+        con.print(_comparison_line(c))
     con.print(
         "  ".join(f"{h}: {m}" for h, m in OUTCOME_COLUMNS)
         + ". Closed trades only for money and rates; an assigned put counts with the stock "

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import random
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -46,6 +47,7 @@ class TradeOutcome:
     regime: str | None = None  # the regime label at entry
     scores: Mapping[str, float | None] = field(default_factory=dict)
     config_snapshot_id: int | None = None
+    arm: str | None = None  # "<test> <arm>" of an A/B test of scoring weights
 
     @property
     def closed(self) -> bool:
@@ -117,6 +119,7 @@ BUCKETS: dict[str, Callable[[TradeOutcome], str]] = {
         f"config #{o.config_snapshot_id}" if o.config_snapshot_id is not None else UNKNOWN
     ),
     "strategy": lambda o: o.strategy,
+    "arm": lambda o: o.arm or "no test",
 }
 DIMENSIONS: tuple[str, ...] = tuple(BUCKETS)
 
@@ -236,3 +239,94 @@ def outcome_report(outcomes: Iterable[TradeOutcome], by: str) -> list[OutcomeRow
         )
     rows.sort(key=lambda r: _order_key(by, r.bucket))
     return rows
+
+
+PERMUTATIONS = 5000
+
+
+@dataclass(frozen=True)
+class ArmComparison:
+    """Arm B against arm A of one test: the difference in mean net P&L per closed trade and
+    in win rate, with a two-sided permutation test's p-value on the mean difference (the
+    trades' arm labels shuffled PERMUTATIONS times, seed 0: no distribution assumed)."""
+
+    test: str
+    a: str
+    b: str
+    n_a: int
+    n_b: int
+    mean_a: Decimal
+    mean_b: Decimal
+    win_rate_a: float
+    win_rate_b: float
+    p_value: float
+
+    @property
+    def difference(self) -> Decimal:
+        return self.mean_b - self.mean_a
+
+    def as_dict(self) -> dict[str, object]:
+        return {
+            "test": self.test,
+            "arms": [self.a, self.b],
+            "closed": [self.n_a, self.n_b],
+            "mean_net_pnl": [format(self.mean_a, "f"), format(self.mean_b, "f")],
+            "difference": format(self.difference, "f"),
+            "win_rate": [self.win_rate_a, self.win_rate_b],
+            "p_value": self.p_value,
+            "statistic": (
+                f"two-sided permutation test of the difference in mean net P&L per closed "
+                f"trade ({PERMUTATIONS} shuffles of the arm labels, seed 0)"
+            ),
+        }
+
+
+def permutation_p_value(a: Sequence[float], b: Sequence[float], n: int = PERMUTATIONS) -> float:
+    """Share of label shuffles whose |mean(b) - mean(a)| is at least the observed one (with
+    the observed arrangement counted, so never 0)."""
+    if not a or not b:
+        return 1.0
+    observed = abs(sum(b) / len(b) - sum(a) / len(a))
+    pooled = [*a, *b]
+    rng = random.Random(0)
+    hits = 0
+    for _ in range(n):
+        rng.shuffle(pooled)
+        xa, xb = pooled[: len(a)], pooled[len(a) :]
+        if abs(sum(xb) / len(xb) - sum(xa) / len(xa)) >= observed - 1e-12:
+            hits += 1
+    return (hits + 1) / (n + 1)
+
+
+def compare_arms(outcomes: Iterable[TradeOutcome]) -> list[ArmComparison]:
+    """One comparison per test with closed trades in both of its arms (A and B)."""
+    closed: dict[str, dict[str, list[Decimal]]] = {}
+    for o in outcomes:
+        if o.arm is None or not o.closed or o.net_pnl is None:
+            continue
+        test, _, arm = o.arm.rpartition(" ")
+        closed.setdefault(test, {}).setdefault(arm, []).append(o.net_pnl)
+    out = []
+    for test, arms in sorted(closed.items()):
+        if "A" not in arms or "B" not in arms:
+            continue
+        a, b = arms["A"], arms["B"]
+        out.append(
+            ArmComparison(
+                test=test,
+                a="A",
+                b="B",
+                n_a=len(a),
+                n_b=len(b),
+                mean_a=money(sum(a, Decimal(0)) / len(a)),
+                mean_b=money(sum(b, Decimal(0)) / len(b)),
+                win_rate_a=sum(1 for x in a if x > 0) / len(a),
+                win_rate_b=sum(1 for x in b if x > 0) / len(b),
+                p_value=round(permutation_p_value([float(x) for x in a], [float(x) for x in b]), 4),
+            )
+        )
+    return out
+
+
+def money(x: Decimal) -> Decimal:
+    return x.quantize(Decimal("0.01"))

@@ -136,6 +136,7 @@ async def load_outcomes(
                 regime=t.regime,
                 scores={k: _float(sel.get(col)) for k, col in SELECTION_SCORES.items()},
                 config_snapshot_id=t.config_snapshot_id,
+                arm=f"{sel['ab_test']} {sel['ab_arm']}" if sel.get("ab_arm") else None,
             )
         )
     return out

@@ -25,7 +25,7 @@ from engine.api.models import (
 from engine.records.flex_client import FlexClient, FlexError
 from engine.records.historical import HistoricalSummary, Progress, import_historical
 from engine.records.importer import FlexFormatError, parse_statement
-from engine.records.outcomes import DIMENSIONS, outcome_report
+from engine.records.outcomes import DIMENSIONS, compare_arms, outcome_report
 from engine.records.outcomes_load import load_outcomes
 from engine.records.reconcile import ReconcileSummary, reconcile_statement
 from engine.records.tax import (
@@ -132,6 +132,7 @@ async def outcomes_payload(
         "trades": len(outcomes),
         "closed": sum(1 for o in outcomes if o.closed),
         "rows": [r.as_dict() for r in rows],
+        "comparisons": [c.as_dict() for c in compare_arms(outcomes)] if by == "arm" else [],
     }
 
 

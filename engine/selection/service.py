@@ -14,7 +14,7 @@ import logging
 from decimal import Decimal
 from typing import Any, Protocol, cast
 
-from config.models import PutdeskConfig
+from config.models import PutdeskConfig, SelectionConfig
 from engine.api.models import (
     Approve,
     AutoSelect,
@@ -28,7 +28,9 @@ from engine.api.models import (
     Unstage,
 )
 from engine.domain import INDEX_SYMBOLS, AccountSnapshot, MarketData, Reason
+from engine.selection import filters as F
 from engine.selection import lineup as L
+from engine.selection.ab_test import arm_for, with_arm
 from engine.selection.ai import Advisor, ClaudeAdvisor, PortfolioContext
 from engine.selection.pipeline import (
     DayCache,
@@ -393,14 +395,16 @@ class SelectionService:
             problems=uni.problems,
         )
         sent0 = self._messages_sent()
+        arm = arm_for(F.et_date(now), cfg.selection)  # the A/B test's arm today, if any
+        sel_cfg = with_arm(cfg.selection, arm)
         try:
-            results = await self._run(scan_id, uni.symbols, uni.sectors, now, stale, repo)
+            results = await self._run(scan_id, uni.symbols, uni.sectors, now, stale, repo, sel_cfg)
             account, _why = await self._snapshot()
-            rank(results, cfg.selection)
+            rank(results, sel_cfg)
             verdict = await self.advisor.assess(
                 ai_candidates(results), await self._context(account)
             )
-            apply_ai(results, verdict, cfg.selection)
+            apply_ai(results, verdict, sel_cfg)
             records = [rec for r in results for rec in records_for(r)]
             sent = self._messages_sent()
             messages = None if sent is None or sent0 is None else sent - sent0
@@ -412,6 +416,7 @@ class SelectionService:
                 "problems": uni.problems,
                 "ai": verdict.reason,
                 "regime": self._regime_now(),
+                "ab_test": arm.as_dict() if arm is not None else None,
             }
             ids = await repo.finish(
                 scan_id,
@@ -461,8 +466,9 @@ class SelectionService:
         now: dt.datetime,
         stale: bool,
         repo: ScanRepo,
+        sel_cfg: SelectionConfig,
     ) -> list[SymbolResult]:
-        pipe = SelectionPipeline(self.md, self.cfg.selection, cache=self.cache)
+        pipe = SelectionPipeline(self.md, sel_cfg, cache=self.cache)
 
         async def progress(res: SymbolResult, done: int, total: int) -> None:
             await repo.progress(scan_id, done)
@@ -580,8 +586,15 @@ class SelectionService:
                     "return_on_margin",
                     "data_flags",
                 )
-            },
+            }
+            | self._ab_of(scan),
         }
+
+    @staticmethod
+    def _ab_of(scan: dict[str, Any]) -> dict[str, Any]:
+        """The A/B test arm the scan ranked with, for the entry's selection data."""
+        ab = (scan.get("summary") or {}).get("ab_test")
+        return {"ab_test": ab["test"], "ab_arm": ab["arm"]} if ab else {}
 
     async def stage(self, cmd: Stage) -> Result:
         repo = ScanRepo(self.store)

@@ -131,7 +131,14 @@ async def test_loader_joins_selection_plans_and_assigned_stock(store: Store) -> 
             "strike": "125",
             "quantity": 2,
             "margin_per_contract": "1313.00",
-            "selection": {"delta": -0.096, "dte": 9, "score": 80.0, "score_safety": 70.0},
+            "selection": {
+                "delta": -0.096,
+                "dte": 9,
+                "score": 80.0,
+                "score_safety": 70.0,
+                "ab_test": "t1",
+                "ab_arm": "B",
+            },
         }
     )
     repo = TradesRepo(store)
@@ -197,6 +204,7 @@ async def test_loader_joins_selection_plans_and_assigned_stock(store: Store) -> 
     assert oa.margin == D("2626.00") and oa.delta == pytest.approx(0.096)
     assert oa.dte == 10 and oa.sector == "Semiconductors" and oa.regime == CALM
     assert oa.scores["score"] == 80.0 and oa.scores["ai"] is None
+    assert oa.arm == "t1 B" and got[b].arm is None
     assert got[b].delta == pytest.approx(0.064) and got[b].dte == 1 and got[b].margin is None
     assert got[c].status == "open" and not got[c].closed
     # the shares are sold: the put's outcome is its premium plus the stock's loss
@@ -226,3 +234,22 @@ def test_cli_outcomes_over_a_real_statement(capsys: pytest.CaptureFixture[str]) 
     with pytest.raises(SystemExit) as exc:  # argparse: a usage error
         main(["outcomes", "--by", "moon"])
     assert exc.value.code == 2 and "invalid choice" in capsys.readouterr().err
+
+
+def test_arms_are_compared_with_a_permutation_test() -> None:
+    from engine.records.outcomes import compare_arms, permutation_p_value
+
+    a = [outcome(i, n, arm="t1 A") for i, n in enumerate(["-50", "20", "-80", "10", "-60"] * 4)]
+    b = [outcome(100 + i, n, arm="t1 B") for i, n in enumerate(["40", "55", "30", "60"] * 5)]
+    other = [outcome(500, "10", arm="t2 A")]  # a test with one arm only: no comparison
+    (c,) = compare_arms([*a, *b, *other])
+    d = c.as_dict()
+    assert d["test"] == "t1" and d["closed"] == [20, 20]
+    assert d["mean_net_pnl"] == ["-32.00", "46.25"] and d["difference"] == "78.25"
+    assert d["win_rate"] == [0.4, 1.0]
+    assert c.p_value < 0.001 and "permutation" in str(d["statistic"])
+    same = permutation_p_value([1.0, 2.0, 3.0, 4.0], [2.5, 1.5, 3.5, 2.5])
+    assert same > 0.5  # indistinguishable samples
+    assert permutation_p_value([], [1.0]) == 1.0
+    rows = outcome_report([*a, *b, outcome(900, "5")], "arm")
+    assert [r.bucket for r in rows] == ["no test", "t1 A", "t1 B"]
