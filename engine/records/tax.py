@@ -22,7 +22,9 @@ Rules (docs/records.md, "Tax report"):
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
+import heapq
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
@@ -124,47 +126,64 @@ def _family(lot: TaxLot, policy: WashPolicy) -> tuple[str, str]:
 def apply_wash_sales(lots: Iterable[TaxLot], policy: WashPolicy = "identical") -> list[TaxLot]:
     """The lots after wash-sale adjustments, loss sales taken in date order (so a basis raised
     by one wash counts in the next). A partly replaced sale is split into a washed part and
-    the rest; a partly used replacement into the part that carries the loss and the rest."""
+    the rest; a partly used replacement into the part that carries the loss and the rest.
+    Only substantially identical lots interact, so each family is worked on its own."""
     if policy not in WASH_POLICIES:
         raise ValueError(f"unknown wash-sale policy {policy!r}: one of {WASH_POLICIES}")
-    work = [replace(x, wash_from=list(x.wash_from), washed_into=list(x.washed_into)) for x in lots]
-    done: set[str] = set()
+    families: dict[tuple[str, str], list[TaxLot]] = {}
+    for x in lots:
+        copy = replace(x, wash_from=list(x.wash_from), washed_into=list(x.washed_into))
+        families.setdefault(_family(copy, policy), []).append(copy)
+    out: list[TaxLot] = []
+    for members in families.values():
+        out.extend(_wash_family(members))
+    return sorted(out, key=lambda x: (x.trade_id, x.lot_id))
+
+
+def _wash_family(members: list[TaxLot]) -> list[TaxLot]:
+    """`apply_wash_sales` within one family of substantially identical lots: loss sales from a
+    heap by date, replacements found by bisecting the lots sorted by opening date (so a
+    family of thousands of lots takes well under a second)."""
+    registry: dict[str, TaxLot] = {x.lot_id: x for x in members}
+    by_open = sorted(members, key=lambda x: (x.opened, x.lot_id))
+    keys = [(x.opened, x.lot_id) for x in by_open]
+    heap = [(x.closed, x.opened, x.lot_id) for x in members if x.closed is not None]
+    heapq.heapify(heap)
     used: set[str] = set()  # replacement units already carrying a loss
-    while True:
-        todo = [x for x in work if x.closed is not None and x.lot_id not in done]
-        if not todo:
-            return sorted(work, key=lambda x: (x.trade_id, x.lot_id))
-        sale = min(todo, key=lambda x: (x.closed, x.opened, x.lot_id))
-        done.add(sale.lot_id)
-        if sale.loss <= 0:
-            continue
-        assert sale.closed is not None
-        fam = _family(sale, policy)
-        candidates = sorted(
-            (
-                r
-                for r in work
-                if r is not sale
-                and r.lot_id not in used
-                and _family(r, policy) == fam
-                and abs(r.opened - sale.closed) <= WINDOW
-                and (r.closed is None or r.closed > sale.closed)
-                and r.trade_id != sale.trade_id
-            ),
-            key=lambda r: (r.opened, r.lot_id),
-        )
+    while heap:
+        _closed, _opened, lot_id = heapq.heappop(heap)
+        sale = registry.get(lot_id)
+        if sale is None or sale.closed is None or sale.loss <= 0:
+            continue  # split since it was queued (its parts are queued), or not a loss
+        sold = sale.closed
+        i = bisect.bisect_left(keys, (sold - WINDOW, ""))
         left: TaxLot | None = sale
-        for repl in candidates:
-            if left is None:
-                break
+        while left is not None and i < len(by_open) and by_open[i].opened <= sold + WINDOW:
+            repl = by_open[i]
+            i += 1
+            if (
+                repl.lot_id in used
+                or repl.lot_id not in registry
+                or repl.trade_id == sale.trade_id
+                or (repl.closed is not None and repl.closed <= sold)
+            ):
+                continue
             m = min(left.quantity, repl.quantity)
             if m < repl.quantity:  # only part of the replacement carries this loss
-                repl_part, repl_rest = repl.split(m)
-                work[work.index(repl)] = repl_part
-                work.append(repl_rest)
-                repl = repl_part
+                part, rest = repl.split(m)
+                del registry[repl.lot_id]
+                registry[part.lot_id], registry[rest.lot_id] = part, rest
+                by_open[i - 1], keys[i - 1] = part, (part.opened, part.lot_id)
+                by_open.insert(i, rest)
+                keys.insert(i, (rest.opened, rest.lot_id))
+                if repl.closed is not None:  # queued as a sale: queue its parts instead
+                    heapq.heappush(heap, (repl.closed, repl.opened, part.lot_id))
+                    heapq.heappush(heap, (repl.closed, repl.opened, rest.lot_id))
+                repl = part
             if m < left.quantity:
                 piece, left_rest = left.split(m)
+                del registry[left.lot_id]
+                registry[piece.lot_id], registry[left_rest.lot_id] = piece, left_rest
             else:
                 piece, left_rest = left, None
             disallowed = piece.loss
@@ -172,17 +191,11 @@ def apply_wash_sales(lots: Iterable[TaxLot], policy: WashPolicy = "identical") -
             piece.washed_into.append(repl.lot_id)
             repl.basis_added += disallowed
             repl.wash_from.append(piece.lot_id)
-            if piece.closed is not None:  # the replacement's holding period includes it
-                repl.acquired = repl.opened - (piece.closed - piece.acquired)
+            # the replacement's holding period includes the washed lot's
+            repl.acquired = repl.opened - (sold - piece.acquired)
             used.add(repl.lot_id)
-            done.add(piece.lot_id)
-            idx = work.index(left)
-            work[idx] = piece
-            if left_rest is not None:
-                work.insert(idx + 1, left_rest)
             left = left_rest
-        if left is not None:
-            done.add(left.lot_id)
+    return list(registry.values())
 
 
 def long_term(acquired: dt.date, sold: dt.date) -> bool:
