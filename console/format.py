@@ -34,18 +34,17 @@ def money(v: Any, places: int = 0) -> str:
 
 def short_money(v: Any) -> str:
     """Dollars in few characters for narrow terminals: $1,313 / $188.8k / $1.25M."""
-    if v is None or v == "":
-        return DASH
+    full = money(v)
     try:
-        f = float(v)
+        a = abs(float(v))
     except (TypeError, ValueError):
-        return str(v)
-    sign, a = ("-" if f < 0 else ""), abs(f)
+        return full  # DASH or the text as given
+    sign = "-" if full.startswith("-") else ""
     if a >= 999_950:
         return f"{sign}${a / 1_000_000:.2f}M"
     if a >= 10_000:
         return f"{sign}${a / 1_000:.1f}k"
-    return f"{sign}${a:,.0f}"
+    return full
 
 
 def pct(v: Any, places: int = 1) -> str:

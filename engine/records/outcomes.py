@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 UNKNOWN = "unknown"
+CENT = Decimal("0.01")
 
 DELTA_EDGES = (0.05, 0.065, 0.08, 0.10, 0.15, 0.20, 0.30)
 DTE_BINS = ((0, 1), (2, 3), (4, 7), (8, 14), (15, 30))
@@ -174,7 +175,7 @@ class OutcomeRow:
 
     @property
     def avg_net(self) -> Decimal | None:
-        return (self.net_pnl / self.closed).quantize(Decimal("0.01")) if self.closed else None
+        return (self.net_pnl / self.closed).quantize(CENT) if self.closed else None
 
     @property
     def kept(self) -> float | None:
@@ -318,15 +319,11 @@ def compare_arms(outcomes: Iterable[TradeOutcome]) -> list[ArmComparison]:
                 b="B",
                 n_a=len(a),
                 n_b=len(b),
-                mean_a=money(sum(a, Decimal(0)) / len(a)),
-                mean_b=money(sum(b, Decimal(0)) / len(b)),
+                mean_a=(sum(a, Decimal(0)) / len(a)).quantize(CENT),
+                mean_b=(sum(b, Decimal(0)) / len(b)).quantize(CENT),
                 win_rate_a=sum(1 for x in a if x > 0) / len(a),
                 win_rate_b=sum(1 for x in b if x > 0) / len(b),
                 p_value=round(permutation_p_value([float(x) for x in a], [float(x) for x in b]), 4),
             )
         )
     return out
-
-
-def money(x: Decimal) -> Decimal:
-    return x.quantize(Decimal("0.01"))
