@@ -175,8 +175,8 @@ async def tax_payload(
         "year": year,
         "wash_sale_policy": policy,
         "wash_sale_policy_text": (
-            f"wash sales: substantially identical = {POLICY_TEXT[policy]} (IRS rules on "
-            "options of other strikes or expiries are unsettled; this is a setting)"
+            f"substantially identical: {POLICY_TEXT[policy]} (policy {policy}; the IRS rules "
+            "on options of other strikes or expiries are unsettled, so this is a setting)"
         ),
         "short_term": _totals(short),
         "long_term": _totals(long_),
