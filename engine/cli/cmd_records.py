@@ -249,26 +249,34 @@ def _historical(args: argparse.Namespace) -> int:
 def _trades(args: argparse.Namespace) -> int:
     from engine.records.service import trades_payload
 
-    async def work(store: Any, cfg: Any) -> int:
-        data = await trades_payload(store, args.since, args.strategy)
-        if args.json:
-            _json_ok(args, data)
-            return 0
-        _print_trades(data)
-        return 0
-
-    return _with_store(args, work)
+    return _report(
+        args, lambda store: trades_payload(store, args.since, args.strategy), _print_trades
+    )
 
 
 def _outcomes(args: argparse.Namespace) -> int:
     from engine.records.service import outcomes_payload
 
+    return _report(
+        args,
+        lambda store: outcomes_payload(store, args.by, args.since, args.strategy),
+        _print_outcomes,
+    )
+
+
+def _report(
+    args: argparse.Namespace,
+    load: Callable[[Any], Awaitable[dict[str, Any]]],
+    show: Callable[[dict[str, Any]], None],
+) -> int:
+    """A read-only report from the account's database: the JSON document, or `show` it."""
+
     async def work(store: Any, cfg: Any) -> int:
-        data = await outcomes_payload(store, args.by, args.since, args.strategy)
+        data = await load(store)
         if args.json:
             _json_ok(args, data)
-            return 0
-        _print_outcomes(data)
+        else:
+            show(data)
         return 0
 
     return _with_store(args, work)
