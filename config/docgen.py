@@ -12,7 +12,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 
-from config.models import PutdeskConfig
+from config.models import ACCOUNT_SECTIONS, PutdeskConfig
 from config.nakedtrader import NakedTraderConfig
 
 NOTES: dict[str, str] = {
@@ -75,6 +75,47 @@ NOTES: dict[str, str] = {
     "nakedtrader_config": "Path of daily_spx_options.yaml",
     "ibkr.market_data_type": "1 live (required to trade), 2 frozen, 3 delayed, 4 delayed-frozen",
 }
+
+
+ACCOUNTS_SECTION = [
+    "## Several accounts (`accounts:`)",
+    "",
+    "`accounts:` lists every IBKR account putdesk works with (live and paper, or one per",
+    "strategy), keyed by the account id. Each profile has a `label` (shown in the console) and",
+    "may hold any of the sections "
+    + ", ".join(f"`{s}`" for s in ACCOUNT_SECTIONS)
+    + ", and `automation_level` / `nakedtrader_config`: they are merged over the top-level",
+    "settings for that account only (a profile's `budget.margin_pct_of_nlv` changes that",
+    "account's budget, nothing else). `ibkr.account` is the profile's key and may not be set",
+    "inside it. Each merged profile must itself be valid; `putdesk config check` says which",
+    "account and field is not.",
+    "",
+    "```yaml",
+    "ibkr:",
+    "  simulated: false",
+    "accounts:",
+    "  DU1234567:",
+    "    label: Paper",
+    "    ibkr: {port: 4002}",
+    "  U7654321:",
+    "    label: Live",
+    "    ibkr: {port: 4001, expected_mode: live, client_id: 18}",
+    "    budget: {margin_pct_of_nlv: 15, max_per_sector: 3}",
+    "    flex: {token_env: PUTDESK_FLEX_TOKEN_LIVE, activity_query_id: '123456'}",
+    "```",
+    "",
+    "- The default account is `ibkr.account`, else the first profile; `--account ID` picks",
+    "  another on every command (`putdesk status --account U7654321`).",
+    "- Every account has its own engine (one at a time, a lock), database",
+    "  (`<state_dir>/putdesk-<id>.db`), socket and log: records, lineups and the kill switch",
+    "  never mix. A config without `ibkr.account` used `putdesk-simulated.db` /",
+    "  `putdesk-default.db`; once profiles exist the default account's id names the file.",
+    '- The console shows one account at a time; `A` (or "Switch account" in the palette)',
+    "  lists them and switches. The account left keeps its engine running.",
+    "- Settings saved from the console while an account with a profile is shown are written",
+    "  into that profile (for the sections above); `console` and `paths` stay top level.",
+    "",
+]
 
 
 def _type_name(ann: Any) -> str:
@@ -155,6 +196,7 @@ def render() -> str:
         "`dte_min <= dte_max`; `scan_at <= stage2_at <= tier1_at`;",
         "`reconnect_initial_s <= reconnect_max_s`.",
         "",
+        *ACCOUNTS_SECTION,
         "## daily_spx_options.yaml (NakedTrader)",
         "",
         "Every value can be overridden on the command line (`putdesk nt --delta-target 0.07`)",

@@ -12,9 +12,17 @@ import datetime as dt
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 
 class Strict(BaseModel):
@@ -29,6 +37,12 @@ class AutomationLevel(StrEnum):
     A = "A"
     B = "B"
     C = "C"
+
+
+def account_id_problem(v: str) -> str | None:
+    if v[:1] in {"U", "D", "F", "I"} and v[1:].strip("U").isalnum():
+        return None
+    return f"{v!r}: account ids look like DU1234567 (paper) or U1234567 (live)"
 
 
 class IBKRConfig(Strict):
@@ -56,8 +70,9 @@ class IBKRConfig(Strict):
     @field_validator("account")
     @classmethod
     def _account_shape(cls, v: str | None) -> str | None:
-        if v is not None and not (v[:1] in {"U", "D", "F", "I"} and v[1:].strip("U").isalnum()):
-            raise ValueError("account ids look like DU1234567 (paper) or U1234567 (live)")
+        problem = account_id_problem(v) if v is not None else None
+        if problem:
+            raise ValueError(problem)
         return v
 
     @model_validator(mode="after")
@@ -317,6 +332,53 @@ class SimConfig(Strict):
     port: int = Field(0, ge=0, le=65535)
 
 
+#: The sections an account profile may override (the rest are the console's or the machine's).
+ACCOUNT_SECTIONS = (
+    "ibkr",
+    "universe",
+    "selection",
+    "budget",
+    "execution",
+    "ai",
+    "flex",
+    "schedule",
+    "sim",
+)
+
+
+class AccountProfile(Strict):
+    """One IBKR account of several (`accounts.<id>`): a label and the settings that differ
+    from the top-level ones for it (each section is merged over the top-level section)."""
+
+    label: str = Field("", max_length=40, description="Name shown in the console")
+    automation_level: AutomationLevel | None = None
+    nakedtrader_config: Path | None = None
+    ibkr: dict[str, Any] = Field(default_factory=dict)
+    universe: dict[str, Any] = Field(default_factory=dict)
+    selection: dict[str, Any] = Field(default_factory=dict)
+    budget: dict[str, Any] = Field(default_factory=dict)
+    execution: dict[str, Any] = Field(default_factory=dict)
+    ai: dict[str, Any] = Field(default_factory=dict)
+    flex: dict[str, Any] = Field(default_factory=dict)
+    schedule: dict[str, Any] = Field(default_factory=dict)
+    sim: dict[str, Any] = Field(default_factory=dict)
+
+    @field_validator("ibkr")
+    @classmethod
+    def _no_account_inside(cls, v: dict[str, Any]) -> dict[str, Any]:
+        if "account" in v:
+            raise ValueError("the account id is the profile's key; remove ibkr.account here")
+        return v
+
+
+def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+    out = dict(base)
+    for k, v in extra.items():
+        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
+        out[k] = _deep_merge(out[k], v) if nested else v
+    return out
+
+
 class PutdeskConfig(Strict):
     """The whole putdesk.yaml."""
 
@@ -335,3 +397,72 @@ class PutdeskConfig(Strict):
     nakedtrader_config: Path | None = Field(
         None, description="Path of daily_spx_options.yaml (default: beside this file)"
     )
+    accounts: dict[str, AccountProfile] = Field(
+        default_factory=dict,
+        description="Several IBKR accounts: id -> label and the settings that differ for it",
+    )
+
+    @field_validator("accounts")
+    @classmethod
+    def _profiles_valid(
+        cls, v: dict[str, AccountProfile], info: ValidationInfo
+    ) -> dict[str, AccountProfile]:
+        """Keys are account ids, and every profile merged over the top-level settings is
+        itself valid (checked once the other fields, validated first, are)."""
+        problems = [p for p in map(account_id_problem, v) if p]
+        if problems:
+            raise ValueError("; ".join(problems))
+        fields = set(cls.model_fields) - {"accounts"}
+        if not v or not fields <= set(info.data):
+            return v
+        base = cls.model_construct(**info.data, accounts=v)
+        for acct in v:
+            try:
+                base.for_account(acct)
+            except ValidationError as exc:
+                detail = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in exc.errors()
+                )
+                raise ValueError(f"account {acct}: {detail}") from None
+        return v
+
+    def default_account(self) -> str | None:
+        """The account used when none is named: `ibkr.account`, else the first profile."""
+        return self.ibkr.account or next(iter(self.accounts), None)
+
+    def account_ids(self) -> list[str]:
+        """Every account this config knows, the default first."""
+        first = self.default_account()
+        ids = [first] if first else []
+        return ids + [a for a in self.accounts if a != first]
+
+    def account_label(self, account: str | None) -> str:
+        prof = self.accounts.get(account or "")
+        return prof.label if prof is not None and prof.label else (account or "")
+
+    def for_account(self, account: str | None = None) -> PutdeskConfig:
+        """The settings of one account: its profile's sections merged over the top-level ones
+        and `ibkr.account` set to it (`account=None`: the default account). A config without
+        profiles and without an account is returned unchanged."""
+        acct = account or self.default_account()
+        if acct is None:
+            return self
+        problem = account_id_problem(acct)
+        if problem:
+            raise ValueError(problem)
+        prof = self.accounts.get(acct)
+        if prof is None and acct == self.ibkr.account:
+            return self
+        data = self.model_dump(mode="python", exclude={"accounts"})
+        if prof is not None:
+            for section in ACCOUNT_SECTIONS:
+                extra = getattr(prof, section)
+                if extra:
+                    data[section] = _deep_merge(data[section], extra)
+            if prof.automation_level is not None:
+                data["automation_level"] = prof.automation_level
+            if prof.nakedtrader_config is not None:
+                data["nakedtrader_config"] = prof.nakedtrader_config
+        data["ibkr"]["account"] = acct
+        merged = PutdeskConfig.model_validate(data)
+        return merged.model_copy(update={"accounts": self.accounts})

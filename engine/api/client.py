@@ -25,6 +25,12 @@ class NoEngine(RuntimeError):
     """No engine runs for the account and starting one was not allowed."""
 
 
+def engine_running(cfg: PutdeskConfig, account: str | None = None) -> bool:
+    """Whether some process runs the account's engine (it holds the account lock)."""
+    paths = EnginePaths.of(cfg, account)
+    return is_locked(paths.state, paths.key)
+
+
 async def attach(cfg: PutdeskConfig, account: str | None = None) -> SocketClient | None:
     """A socket client to the running engine for the account, or None when none listens."""
     paths = EnginePaths.of(cfg, account)

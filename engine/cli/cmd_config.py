@@ -35,6 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     s = csub.add_parser("show", help="print the effective configuration (secrets masked)")
     s.add_argument("--config", metavar="FILE")
+    s.add_argument(
+        "--account", metavar="ID", help="that account's settings (its profile merged in)"
+    )
     s.add_argument("--json", action="store_true")
     s.set_defaults(func=_show)
 
@@ -121,6 +124,12 @@ def _show(args: argparse.Namespace) -> int:
     if isinstance(loaded, int):
         return loaded
     path, cfg = loaded
+    try:
+        cfg = cfg.for_account(args.account)
+    except ValueError as exc:
+        from engine.cli.common import fail
+
+        return fail(args, str(exc), 1, "config.invalid")
     data = cfg.model_dump(mode="json")
     secrets: dict[str, str] = {}
     try:

@@ -55,8 +55,8 @@ def _load_cfg(args: argparse.Namespace) -> Any:
     from config.loader import ConfigError, load_config
 
     try:
-        return load_config(args.config)
-    except ConfigError as exc:
+        return load_config(args.config).for_account(getattr(args, "account", None))
+    except (ConfigError, ValueError) as exc:
         from engine.cli.common import fail
 
         fail(args, str(exc), 1, "config.invalid")

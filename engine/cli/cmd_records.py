@@ -90,8 +90,8 @@ def _load(args: argparse.Namespace) -> Any:
 
     path = Path(args.config) if getattr(args, "config", None) else default_config_path()
     try:
-        return load_config(path)
-    except ConfigError as exc:
+        return load_config(path).for_account(getattr(args, "account", None))
+    except (ConfigError, ValueError) as exc:
         _fail(args, str(exc))
         return None
 

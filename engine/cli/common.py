@@ -194,12 +194,15 @@ class Progress:
 
 # -- reaching the engine -------------------------------------------------------------------------
 def load_cfg(args: argparse.Namespace) -> Any:
-    """The PutdeskConfig of `--config` (or the default chain); CliError (exit 1) when invalid."""
+    """The PutdeskConfig of `--config` (or the default chain) for `--account` (its profile
+    merged in, see `PutdeskConfig.for_account`); CliError (exit 1) when invalid."""
     from config.loader import ConfigError, load_config
 
     try:
-        return load_config(getattr(args, "config", None))
-    except ConfigError as exc:
+        return load_config(getattr(args, "config", None)).for_account(
+            getattr(args, "account", None)
+        )
+    except (ConfigError, ValueError) as exc:
         raise CliError(str(exc), code="config.invalid") from None
 
 

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from config.loader import SHIPPED_CONFIG, ConfigError, default_config_path, load_model
-from config.models import PutdeskConfig
+from config.models import ACCOUNT_SECTIONS, PutdeskConfig
 from engine.api.models import (
     GetEvents,
     GetOrders,
@@ -381,14 +381,34 @@ def _file_settings(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
+def _route_to_profile(cfg: PutdeskConfig, changes: dict[str, Any]) -> dict[str, Any]:
+    """The change as the settings file takes it. For an account with a profile
+    (`accounts.<id>`), what a profile may hold goes into that profile, so one account's budget
+    or selection edits never change the others'; the rest (console, paths) stays top level."""
+    acct = cfg.ibkr.account
+    if not acct or acct not in cfg.accounts:
+        return changes
+    per_account = set(ACCOUNT_SECTIONS) | {"automation_level", "nakedtrader_config"}
+    profile = {k: v for k, v in changes.items() if k in per_account}
+    if isinstance(profile.get("ibkr"), dict):  # the id is the profile's key
+        profile["ibkr"] = {k: v for k, v in profile["ibkr"].items() if k != "account"}
+    if not profile:
+        return changes
+    shared = {k: v for k, v in changes.items() if k not in per_account}
+    return {**shared, "accounts": {acct: profile}}
+
+
 async def save_settings(engine: Engine, cmd: SaveSettings) -> Result:
     """Validate the change; write it into the settings file atomically; snapshot; apply.
 
     The file gets the change merged into what it held, never the whole effective config:
     environment overrides and the demo's simulated-gateway settings stay out of it."""
     path = settings_path(engine)
+    file_changes = _route_to_profile(engine.cfg, cmd.changes)
     merged = _merge(engine.cfg.model_dump(mode="json", exclude_unset=False), cmd.changes)
-    text = yaml.safe_dump(_merge(_file_settings(path), cmd.changes), sort_keys=False)
+    if file_changes is not cmd.changes:
+        merged = _merge(merged, {"accounts": file_changes["accounts"]})
+    text = yaml.safe_dump(_merge(_file_settings(path), file_changes), sort_keys=False)
     try:
         load_model(PutdeskConfig, path, text=text, environ={})  # the file on its own
         new = load_model(

@@ -68,12 +68,8 @@ class Engine:
     """Everything one account's engine is made of."""
 
     def __init__(self, cfg: PutdeskConfig, options: EngineOptions | None = None):
-        self.cfg = cfg
         self.options = options or EngineOptions()
-        if self.options.account and self.options.account != cfg.ibkr.account:
-            self.cfg = cfg.model_copy(
-                update={"ibkr": cfg.ibkr.model_copy(update={"account": self.options.account})}
-            )
+        self.cfg = cfg.for_account(self.options.account)  # the account's profile, if any
         self.paths = EnginePaths.of(self.cfg, self.options.account)
         self.level = self.options.level or self.cfg.automation_level
         self.simulated = self.cfg.ibkr.simulated

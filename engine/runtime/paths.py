@@ -16,8 +16,9 @@ MAX_SOCKET_PATH = 100
 
 
 def account_key(cfg: PutdeskConfig, account: str | None = None) -> str:
-    """The name an engine is known by before it connects: the account id, else a label."""
-    acct = account or cfg.ibkr.account
+    """The name an engine is known by before it connects: the account id (given, else the
+    config's default account), else a label."""
+    acct = account or cfg.default_account()
     if acct:
         return acct
     return "simulated" if cfg.ibkr.simulated else "default"
