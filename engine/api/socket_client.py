@@ -61,14 +61,18 @@ class SocketClient:
         return self._iter(q)
 
     async def _iter(self, q: asyncio.Queue[Event | None]) -> AsyncIterator[Event]:
-        if not self._subscribed:
-            self._subscribed = True
-            await self._send(Envelope(subscribe=True))
-        while True:
-            ev = await q.get()
-            if ev is None:
-                return
-            yield ev
+        try:
+            if not self._subscribed:
+                self._subscribed = True
+                await self._send(Envelope(subscribe=True))
+            while True:
+                ev = await q.get()
+                if ev is None:
+                    return
+                yield ev
+        finally:  # a reader that stops (a console showing another account) leaves no queue
+            if q in self._queues:
+                self._queues.remove(q)
 
     async def _read(self) -> None:
         try:

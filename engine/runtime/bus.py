@@ -59,11 +59,14 @@ class Subscription:
         return self._iter()
 
     async def _iter(self) -> AsyncIterator[Event]:
-        while True:
-            ev = await self.get()
-            if ev is None:
-                return
-            yield ev
+        try:
+            while True:
+                ev = await self.get()
+                if ev is None:
+                    return
+                yield ev
+        finally:  # the reader stopped: stop queueing for it
+            self.close()
 
 
 class EventBus:
