@@ -40,6 +40,68 @@ def demo_config(cfg: Any, speed: float | None = None) -> Any:
     return cfg.model_copy(update={"ibkr": ibkr, "sim": sim})
 
 
+#: The demo's second simulated account (with its own budget), shown when the config names
+#: no accounts, so switching accounts can be tried too.
+DEMO_SECOND_ACCOUNT = "DU7654321"
+
+
+def demo_accounts(cfg: Any) -> Any:
+    """With no `accounts:` configured, the demo gets two simulated paper accounts: the
+    configured (or default) one and DEMO_SECOND_ACCOUNT with a different budget."""
+    if cfg.accounts:
+        return cfg
+    from config.models import PutdeskConfig
+
+    first = cfg.ibkr.account or "DU1234567"
+    if first == DEMO_SECOND_ACCOUNT:
+        return cfg
+    data = cfg.model_dump(mode="python")
+    data["accounts"] = {
+        first: {"label": "Demo"},
+        DEMO_SECOND_ACCOUNT: {
+            "label": "Demo 2",
+            "budget": {"margin_pct_of_nlv": 35.0, "max_per_sector": 3},
+        },
+    }
+    return PutdeskConfig.model_validate(data)
+
+
+def account_links(cfg: Any, args: argparse.Namespace, path: Path | None) -> list[Any]:
+    """One AccountLink per configured account (`--account` first, else the default), each
+    reaching that account's engine with its own settings. With nothing configured: one link
+    for the engine's default account key."""
+    from console.engine_link import AccountLink
+    from engine.api.client import NoEngine, attach, connect_api, engine_running
+
+    ids = cfg.account_ids()
+    if args.account:
+        ids = [args.account, *(a for a in ids if a != args.account)]
+    out = []
+    for acct in ids or [None]:
+        acfg = cfg.for_account(acct)
+        if args.demo:  # every account of the demo runs on its own simulated gateway
+            acfg = demo_config(acfg, args.speed)
+        kind = "simulated" if acfg.ibkr.simulated else acfg.ibkr.expected_mode
+        label = cfg.accounts[acct].label if acct in cfg.accounts else ("" if acct else "default")
+
+        def connect(acct: str | None = acct, acfg: Any = acfg) -> Any:
+            return connect_api(path, acct, cfg=acfg, live=bool(args.live))
+
+        async def reattach(acct: str | None = acct, acfg: Any = acfg) -> Any:
+            """Only a running engine: after a lost one, never start our own (a restarting
+            `putdesk engine` would then find its account locked)."""
+            client = await attach(acfg, acct)
+            if client is None:
+                raise NoEngine("no engine is running for the account")
+            return client
+
+        def where(acct: str | None = acct, acfg: Any = acfg) -> str:
+            return "engine running (socket)" if engine_running(acfg, acct) else "not running"
+
+        out.append(AccountLink(acct or "", label, kind, connect, reattach, where))
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from config.loader import ConfigError, load_config
@@ -60,24 +122,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"--speed must be > 0 and <= 10000, got {args.speed:g}", file=sys.stderr)
         return 2
     if args.demo:
-        cfg = demo_config(cfg, args.speed)
+        cfg = demo_accounts(demo_config(cfg, args.speed))
 
     from console.app import PutdeskApp
-    from engine.api.client import NoEngine, attach, connect_api
 
-    async def factory() -> Any:
-        return await connect_api(path, args.account, cfg=cfg, live=bool(args.live))
-
-    async def reattach() -> Any:
-        """Only a running engine: after a lost one, never start our own (a restarting
-        `putdesk engine` would then find its account locked)."""
-        client = await attach(cfg, args.account)
-        if client is None:
-            raise NoEngine("no engine is running for the account")
-        return client
-
+    try:
+        links = account_links(cfg, args, path)
+    except ValueError as exc:  # --account that is no account id
+        print(str(exc), file=sys.stderr)
+        return 2
+    first = links[0]
     app = PutdeskApp(
-        factory, config=cfg, theme=args.theme, handle_signals=True, reattach_factory=reattach
+        first.connect,
+        config=cfg.for_account(first.account),
+        theme=args.theme,
+        handle_signals=True,
+        reattach_factory=first.reattach,
+        accounts=links,
+        account=first.account,
+        preconnect=bool(args.demo),
     )
     code = app.run()
     return int(code or 0)

@@ -13,7 +13,7 @@ import signal
 import sys
 import termios
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 
 from textual import on, work
@@ -26,8 +26,9 @@ from textual.worker import Worker, WorkerState
 from config.models import PutdeskConfig
 from console import messages as m
 from console.commands import PutdeskCommands
-from console.engine_link import ApiFactory, EngineAPI, close_api
+from console.engine_link import AccountLink, ApiFactory, EngineAPI, close_api
 from console.keymap import APP_BINDINGS, validate_keymap
+from console.screens.accounts import AccountChoice, AccountPicker
 from console.screens.confirm import ConfirmScreen
 from console.screens.help import HelpScreen
 from console.screens.main import MainScreen
@@ -146,6 +147,9 @@ class PutdeskApp(App[int]):
         use_calendar: bool = True,
         reattach_factory: ApiFactory | None = None,
         reattach_s: float = 3.0,
+        accounts: Sequence[AccountLink] = (),
+        account: str | None = None,
+        preconnect: bool = False,
     ) -> None:
         self.config = config or PutdeskConfig()
         self._started = time.perf_counter()
@@ -164,16 +168,16 @@ class PutdeskApp(App[int]):
         self._tty_fd: int | None = None
         self.use_calendar = use_calendar
         self.override_closed = False
-        self.state: dict[str, Any] = {
-            "status": {},
-            "scan": {},
-            "progress": {},
-            "lineup": {},
-            "positions": {},
-            "orders": {},
-            "nt": {},
-            "settings": {},
-        }
+        self.state: dict[str, Any] = empty_state()
+        #: every configured account (`A` switches); `account` is the one shown
+        self.accounts: dict[str, AccountLink] = {a.account: a for a in accounts}
+        self.account = account or next(iter(self.accounts), None)
+        #: engines of the accounts switched away from, still attached (or running here)
+        self.background: dict[str, EngineAPI] = {}
+        #: reach every other account's engine in the background once the first is attached
+        #: (the demo: its simulated accounts then share one simulated morning)
+        self.preconnect = preconnect
+        self._warming: str | None = None
         self.startup_ms: float | None = None
         self.keymap: dict[str, str] = dict(self.config.console.keymap)
         self._poll_timer: Timer | None = None
@@ -237,8 +241,12 @@ class PutdeskApp(App[int]):
             self._terminal_gone()
 
     async def on_unmount(self) -> None:
+        apis = list(self.background.values())
+        self.background.clear()
         if self.api is not None:
-            api, self.api = self.api, None
+            apis.append(self.api)
+            self.api = None
+        for api in apis:
             try:
                 await asyncio.wait_for(close_api(api), timeout=5)
             except Exception as exc:
@@ -265,6 +273,30 @@ class PutdeskApp(App[int]):
             return
         self.api = api
         self.post_message(m.EngineAttached(type(api).__name__))
+
+    @work(exclusive=True, group="warm", exit_on_error=False)
+    async def warm_accounts(self, accounts: list[str]) -> None:
+        """Reach the other accounts' engines one by one and keep them in the background (the
+        account shown meanwhile takes its engine from here instead of starting a second)."""
+        for acct in accounts:
+            link = self.accounts.get(acct)
+            if link is None or acct in self.background or (acct == self.account and self.api):
+                continue
+            self._warming = acct
+            try:
+                api = await link.connect()
+            except Exception as exc:
+                self.log_activity(
+                    "notice", "warning", f"{self.account_label(acct)}: not reached ({exc})"
+                )
+                continue
+            finally:
+                self._warming = None
+            if acct == self.account and self.api is None:
+                self.api = api
+                self.post_message(m.EngineAttached(type(api).__name__))
+            else:
+                self.background[acct] = api
 
     @work(exclusive=True, group="reattach", exit_on_error=False)
     async def reattach(self, old: EngineAPI | None) -> None:
@@ -385,14 +417,14 @@ class PutdeskApp(App[int]):
 
     @work(exclusive=False, group="commands", exit_on_error=False)
     async def send(self, label: str, cmd: Cmd) -> None:
-        api = self.api
+        api, account = self.api, self.account
         if api is None:
             self.post_message(
                 m.CommandDone(label, Result.fail("not attached to the engine", code="no_engine"))
             )
             return
         result = await api.request(cmd)
-        self.post_message(m.CommandDone(label, result))
+        self.post_message(m.CommandDone(label, result, account))
 
     def refresh_sections(self, *names: str) -> None:
         for name in dict.fromkeys(names):
@@ -409,6 +441,11 @@ class PutdeskApp(App[int]):
     @on(m.EngineAttached)
     def _attached(self, msg: m.EngineAttached) -> None:
         self.log_activity("notice", "info", f"attached to the engine ({msg.description})")
+        if self.preconnect:
+            self.preconnect = False
+            others = [a for a in self.accounts if a != self.account]
+            if others:
+                self.warm_accounts(others)
         self.consume_events()
         self.load_history()
         self.refresh_sections("status", "scan", "lineup", "positions", "nt", "settings")
@@ -453,7 +490,10 @@ class PutdeskApp(App[int]):
         self.state["status"] = view
         main = self.main
         if main is not None:
-            main.query_one(StatusHeader).set_status(self.state["status"])
+            header = main.query_one(StatusHeader)
+            link = self.accounts.get(self.account or "")
+            header.label = link.label if link is not None else ""
+            header.set_status(self.state["status"])
             self._show_budget()
             self._poll_visible_pane(main.active_pane)
         self._maybe_ask_regime(view)
@@ -580,6 +620,18 @@ class PutdeskApp(App[int]):
     @on(m.CommandDone)
     def _done(self, msg: m.CommandDone) -> None:
         r = msg.result
+        if msg.account is not None and msg.account != self.account:
+            # sent before a switch: say which account it was for; nothing shown here changed
+            who = self.account_label(msg.account)
+            text = (
+                command_summary(msg.label, r.data)
+                if r.ok
+                else f"{msg.label} failed: {r.error or 'failed'}"
+            )
+            severity = "info" if r.ok else "error"
+            self.log_activity("console", severity, f"{who}: {text}", r.reason_code)
+            self.notify(f"{who}: {text}", severity="information" if r.ok else "error")
+            return
         if r.ok:
             text = command_summary(msg.label, r.data)
             self.log_activity("console", "info", text)
@@ -730,6 +782,78 @@ class PutdeskApp(App[int]):
     def action_refresh(self) -> None:
         self.refresh_sections("status", "scan", "lineup", "positions", "nt", "settings")
 
+    # -- accounts ----------------------------------------------------------------------
+    def account_label(self, account: str | None) -> str:
+        link = self.accounts.get(account or "")
+        if link is None:
+            return account or "this account"
+        return f"{link.label} ({link.account})" if link.label else link.account
+
+    def account_choices(self) -> list[AccountChoice]:
+        """The picker's rows: where each account's engine is, seen from this console."""
+        out = []
+        for acct, link in self.accounts.items():
+            if acct == self.account:
+                where = "shown here" if self.api is not None else "shown here (not attached)"
+            elif acct in self.background:
+                where = "running in the background"
+            else:
+                try:
+                    where = link.where() if link.where is not None else "not running"
+                except Exception as exc:  # a probe must never break the picker
+                    where = f"unknown ({exc})"
+            out.append(AccountChoice(acct, link.label, link.kind, where, acct == self.account))
+        return out
+
+    def action_switch_account(self) -> None:
+        if not self.accounts:
+            self.notify("No accounts are configured (accounts: in putdesk.yaml)", timeout=5)
+            return
+        self.push_screen(AccountPicker(self.account_choices()), self._account_chosen)
+
+    def _account_chosen(self, account: str | None) -> None:
+        if account:
+            self.switch_account(account)
+
+    def switch_account(self, account: str) -> None:
+        """Show `account`: the engine left keeps running (kept attached in `background`); the
+        one chosen is reattached from there, else reached like at start (attach to its
+        running engine, else start one here). What was shown is cleared first, so nothing of
+        one account is ever shown as another's."""
+        link = self.accounts.get(account)
+        if link is None or account == self.account:
+            return
+        for group in ("engine", "reattach", "events", *REFRESH_GROUPS):
+            self.workers.cancel_group(self, group)
+        left, old = self.account, self.api
+        self.api = None
+        if old is not None and left is not None:
+            self.background[left] = old
+        self.account = account
+        self.api_factory = link.connect
+        self.reattach_factory = link.reattach
+        self.state = empty_state()
+        self._pane_polled.clear()
+        self._regime_asked = None
+        self._pending_quantity.clear()
+        main = self.main
+        if main is not None:
+            header = main.query_one(StatusHeader)
+            header.label = link.label
+            header.detach(f"attaching to {self.account_label(account)} ...")
+            main.query_one(ActivityLog).clear()
+            for name in ("scanner", "lineup", "positions", "nakedtrader"):
+                self._render(name)
+            self._show_budget()
+        kept = f"; {self.account_label(left)} keeps running" if old is not None else ""
+        self.log_activity("notice", "info", f"showing {self.account_label(account)}{kept}")
+        api = self.background.pop(account, None)
+        if api is not None:
+            self.api = api
+            self.post_message(m.EngineAttached(f"{type(api).__name__}, switched"))
+        elif self._warming != account:  # else the warm-up worker hands it over when reached
+            self.attach()
+
     def action_show_pane(self, name: str) -> None:
         if self.main is not None:
             if self.screen is not self.main:
@@ -847,6 +971,33 @@ class PutdeskApp(App[int]):
     def _after_override(self) -> None:
         if self.main is not None:
             self.main.update_progress()
+
+
+#: The worker groups that load one account's state into the console.
+REFRESH_GROUPS = (
+    "refresh-status",
+    "refresh-regime",
+    "refresh-scan",
+    "refresh-lineup",
+    "refresh-positions",
+    "refresh-nt",
+    "refresh-settings",
+    "refresh-events",
+)
+
+
+def empty_state() -> dict[str, Any]:
+    """What the console holds of one account before the engine has told it anything."""
+    return {
+        "status": {},
+        "scan": {},
+        "progress": {},
+        "lineup": {},
+        "positions": {},
+        "orders": {},
+        "nt": {},
+        "settings": {},
+    }
 
 
 def _local_zone(name: str | None) -> dt.tzinfo:

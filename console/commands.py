@@ -24,6 +24,7 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Run NakedTrader", "Select and place today's index trade (asks first)", "nt_run"),
     ("Settings", "Open or close the settings panel", "toggle_settings"),
     ("Refresh", "Reload everything from the engine", "refresh"),
+    ("Switch account", "Show another configured IBKR account", "switch_account"),
     ("Show Scanner", "Pane 1", "show_pane('scanner')"),
     ("Show Lineup", "Pane 2: Tonight's Lineup and budget", "show_pane('lineup')"),
     ("Show Positions", "Pane 3: positions, orders, brackets", "show_pane('positions')"),

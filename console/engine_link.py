@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 from engine.api.models import Cmd, Event, Result
@@ -30,3 +31,19 @@ async def close_api(api: EngineAPI) -> None:
     out = api.close()
     if inspect.isawaitable(out):
         await out
+
+
+@dataclass(frozen=True)
+class AccountLink:
+    """How the console reaches one configured account's engine (built by the console
+    program from the config, so this package never reads files or locks itself)."""
+
+    account: str
+    label: str
+    kind: str  # paper / live / simulated
+    #: attach to the account's running engine, else start one in this process
+    connect: ApiFactory
+    #: attach only (after a lost engine); None: never reattach
+    reattach: ApiFactory | None = None
+    #: "engine running (socket)" / "not running": for an account this console has no link to
+    where: Callable[[], str] | None = None

@@ -74,6 +74,14 @@ APP_BINDINGS: list[Binding] = [
     ),
     Binding("r", "refresh", "Refresh", show=False, id="putdesk.refresh", tooltip="Reload all"),
     Binding(
+        "A",
+        "switch_account",
+        "Accounts",
+        show=False,
+        id="putdesk.accounts",
+        tooltip="Switch to another configured IBKR account (its engine keeps running)",
+    ),
+    Binding(
         "1",
         "show_pane('scanner')",
         "Scanner",

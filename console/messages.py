@@ -91,10 +91,12 @@ class EventsLoaded(Message):
 class CommandDone(Message):
     """A user command finished; `label` names it for the activity log and notifications."""
 
-    def __init__(self, label: str, result: Result) -> None:
+    def __init__(self, label: str, result: Result, account: str | None = None) -> None:
         super().__init__()
         self.label = label
         self.result = result
+        #: the account shown when the command was sent (the console may have switched since)
+        self.account = account
 
 
 class CalendarReady(Message):

@@ -12,6 +12,8 @@ from console.format import ET
 from console.widgets.tones import tone
 
 MAX_LINES = 2000
+#: Columns the pane around the log takes (padding, scrollbar) when it is sized from the app.
+HIDDEN_MARGIN = 3
 
 
 class ActivityLog(RichLog):
@@ -37,4 +39,9 @@ class ActivityLog(RichLog):
         if code:
             line.append(f" [{code}]", style="dim")
         self.lines_text.append(line.plain)
-        self.write(line)
+        # Hidden (another pane shown), the log has no width and RichLog would wrap at its
+        # 78-column minimum: wrap at the width it will have when shown instead.
+        if self.scrollable_content_region.width > 0 and self.is_on_screen:
+            self.write(line)
+        else:
+            self.write(line, width=max(self.app.size.width - HIDDEN_MARGIN, 20))

@@ -49,6 +49,9 @@ class StatusHeader(Vertical):
         self._received: dt.datetime | None = None
         self._attached = False
         self._engine_error: str | None = None
+        self._waiting = "attaching to the engine..."
+        #: the account's label from the config (`accounts.<id>.label`), shown beside its id
+        self.label = ""
         #: engine.market.calendar.MarketCalendar once loaded; used when the status has no
         #: market section.
         self.calendar: Any = None
@@ -76,6 +79,16 @@ class StatusHeader(Vertical):
             self._attached = False
         self.refresh_text()
 
+    def detach(self, waiting: str) -> None:
+        """Forget the status shown (another account is being reached) and say so. The last
+        engine clock is kept for time stamps until the next status brings its own."""
+        clock = self._status.get("clock")
+        self._status = {"clock": clock} if clock else {}
+        self._attached = False
+        self._engine_error = None
+        self._waiting = waiting
+        self.refresh_text()
+
     def engine_now(self) -> dt.datetime:
         """The engine's (possibly simulated) time, advanced by real time since the status."""
         real = self._now()
@@ -92,7 +105,7 @@ class StatusHeader(Vertical):
         text.append(" putdesk ", style="bold reverse")
         if not self._attached:
             text.append("  ")
-            text.append(self._engine_error or "attaching to the engine...", style="bold")
+            text.append(self._engine_error or self._waiting, style="bold")
             return text
         kind = account_kind(s)
         style = {
@@ -101,8 +114,12 @@ class StatusHeader(Vertical):
         }.get(kind, f"bold reverse {tone(self, 'live')}")
         text.append(" ")
         text.append(f" {kind} ", style=style)
+        if self.label and not self.compact:
+            text.append(f" {self.label}", style="bold")
         if s.get("account"):
             text.append(f" {s['account']}")
+        elif self.label and self.compact:
+            text.append(f" {self.label}", style="bold")
         conn = s.get("connection") or {}
         state = str(conn.get("state") or "unknown")
         data = str(conn.get("market_data") or "unknown")

@@ -131,7 +131,11 @@ class FakeEngineAPI:
         mode: str = "paper",
         now: dt.datetime = FROZEN_NOW,
         ai_enabled: bool = False,
+        account: str = "DU1234567",
     ) -> None:
+        self.account = account
+        #: seconds a command of that name (e.g. "Scan") takes before it answers
+        self.delay: dict[str, float] = {}
         self.market_open = market_open
         self.simulated = simulated
         self.mode = mode
@@ -225,6 +229,9 @@ class FakeEngineAPI:
     async def request(self, cmd: Cmd) -> Result:
         self.requests.append(cmd)
         handler = getattr(self, "_" + type(cmd).__name__, None)
+        wait = self.delay.get(type(cmd).__name__)
+        if wait:
+            await asyncio.sleep(wait)
         if handler is None:
             return Result.fail(f"fake engine has no {type(cmd).__name__}", code="unsupported")
         result: Result = handler(cmd)
@@ -243,7 +250,7 @@ class FakeEngineAPI:
 
     # -- helpers -----------------------------------------------------------------------
     def emit(self, kind: str, message: str = "", **data: Any) -> None:
-        ev = Event(kind=kind, ts=self.now, account="DU1234567", message=message, data=data)  # type: ignore[arg-type]
+        ev = Event(kind=kind, ts=self.now, account=self.account, message=message, data=data)  # type: ignore[arg-type]
         self.history.append(ev)
         self.queue.put_nowait(ev)
 
@@ -278,8 +285,8 @@ class FakeEngineAPI:
             },
             connection={
                 "state": "READY",
-                "reason": "ready: DU1234567: 2 positions, 2 open orders",
-                "account": "DU1234567",
+                "reason": f"ready: {self.account}: 2 positions, 2 open orders",
+                "account": self.account,
                 "account_kind": self.mode,
                 "simulated": self.simulated,
                 "market_data_type": "live",

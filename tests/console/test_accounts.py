@@ -1,0 +1,132 @@
+"""Pilot tests of the account switcher: one account shown at a time, the others kept running."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from console.engine_link import AccountLink
+from console.screens.accounts import AccountPicker
+from console.widgets.activity import ActivityLog
+from console.widgets.header import StatusHeader
+from console.widgets.scanner import ScannerTable
+from engine.api.models import Scan
+from tests.console.conftest import make_app, settle
+from tests.console.fake_api import FakeEngineAPI
+
+PAPER, SECOND = "DU1234567", "DU7654321"
+
+
+def links(fakes: dict[str, FakeEngineAPI], calls: list[str]) -> list[AccountLink]:
+    """One link per fake; `calls` records every connect (an engine reached or started)."""
+
+    def link(acct: str, label: str) -> AccountLink:
+        async def connect() -> Any:
+            calls.append(acct)
+            return fakes[acct]
+
+        return AccountLink(acct, label, "simulated", connect, None, lambda: "not running")
+
+    return [link(PAPER, "Main"), link(SECOND, "Second")]
+
+
+def two_accounts() -> tuple[Any, dict[str, FakeEngineAPI], list[str]]:
+    fakes = {PAPER: FakeEngineAPI(account=PAPER), SECOND: FakeEngineAPI(account=SECOND)}
+    calls: list[str] = []
+    accounts = links(fakes, calls)
+    app = make_app(fakes[PAPER], accounts=accounts, account=PAPER)
+    app.api_factory = accounts[0].connect
+    return app, fakes, calls
+
+
+async def pick(pilot: Any, *keys: str) -> None:
+    await pilot.press("A")
+    await settle(pilot)
+    assert isinstance(pilot.app.screen, AccountPicker)
+    await pilot.press(*keys)
+    await settle(pilot, rounds=6)
+
+
+def who(app: Any) -> str:
+    return app.main.query_one(StatusHeader).who_text().plain
+
+
+async def test_switch_shows_the_other_account_and_keeps_the_first_running() -> None:
+    app, fakes, calls = two_accounts()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")  # a scan on the first account fills the scanner
+        await settle(pilot)
+        assert app.main.query_one(ScannerTable).row_count > 0
+        assert "Main" in who(app) and PAPER in who(app)
+
+        await pick(pilot, "down", "enter")
+        assert app.account == SECOND
+        assert "Second" in who(app) and SECOND in who(app) and PAPER not in who(app)
+        # nothing of the first account is shown as the second's
+        assert app.main.query_one(ScannerTable).row_count == 0
+        assert app.state["scan"] == {}
+        # the first account's engine was kept, not closed
+        assert app.background == {PAPER: fakes[PAPER]} and not fakes[PAPER].closed
+        assert calls == [PAPER, SECOND]
+        log = "\n".join(app.main.query_one(ActivityLog).lines_text)
+        assert f"showing Second ({SECOND}); Main ({PAPER}) keeps running" in log
+        # commands now go to the second account's engine only
+        n_first = len(fakes[PAPER].requests)
+        await pilot.press("s")
+        await settle(pilot)
+        assert any(isinstance(c, Scan) for c in fakes[SECOND].requests)
+        assert not any(isinstance(c, Scan) for c in fakes[PAPER].requests[n_first:])
+
+        await pick(pilot, "up", "enter")  # back: the kept engine, not a new connect
+        assert app.account == PAPER and calls == [PAPER, SECOND]
+        assert app.background == {SECOND: fakes[SECOND]}
+        assert app.main.query_one(ScannerTable).row_count > 0  # reloaded from that engine
+    # leaving the console closes every engine link it holds
+    assert fakes[PAPER].closed and fakes[SECOND].closed
+
+
+async def test_picker_lists_where_each_engine_is_and_escape_stays() -> None:
+    app, _fakes, calls = two_accounts()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        rows = {c.account: c for c in app.account_choices()}
+        assert rows[PAPER].current and rows[PAPER].where == "shown here"
+        assert rows[SECOND].where == "not running" and not rows[SECOND].current
+        await pick(pilot, "escape")
+        assert app.account == PAPER and calls == [PAPER]
+        await pick(pilot, "enter")  # the account already shown: nothing changes
+        assert app.account == PAPER and calls == [PAPER]
+        await pick(pilot, "down", "enter")
+        rows = {c.account: c for c in app.account_choices()}
+        assert rows[PAPER].where == "running in the background"
+
+
+async def test_a_command_answered_after_a_switch_names_its_account() -> None:
+    app, fakes, _calls = two_accounts()
+    fakes[PAPER].delay["Scan"] = 0.3
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        for _ in range(200):  # the scan is sent (and answers 0.3 s later)
+            if any(isinstance(c, Scan) for c in fakes[PAPER].requests):
+                break
+            await pilot.pause(0.01)
+        app.switch_account(SECOND)
+        await asyncio.sleep(0.5)
+        await settle(pilot)
+        assert app.account == SECOND
+        log = "\n".join(app.main.query_one(ActivityLog).lines_text)
+        assert f"Main ({PAPER}): scan" in log
+        # the first account's scan result is not shown in the second account's scanner
+        assert app.main.query_one(ScannerTable).row_count == 0
+
+
+async def test_without_accounts_the_key_says_how_to_add_them() -> None:
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("A")
+        await settle(pilot)
+        assert not isinstance(app.screen, AccountPicker)
+        assert any("accounts:" in str(n.message) for n in app._notifications)
