@@ -130,3 +130,42 @@ async def test_without_accounts_the_key_says_how_to_add_them() -> None:
         await settle(pilot)
         assert not isinstance(app.screen, AccountPicker)
         assert any("accounts:" in str(n.message) for n in app._notifications)
+
+
+def test_console_links_one_engine_per_configured_account(tmp_path: Any) -> None:
+    """The console program's links: `--account` first, each with its own settings; the demo
+    runs every account on its own simulated gateway and brings a second one when none is
+    configured."""
+    from config.models import PutdeskConfig
+    from console.__main__ import DEMO_SECOND_ACCOUNT, account_links, build_parser, demo_accounts
+
+    cfg = PutdeskConfig.model_validate(
+        {
+            "ibkr": {"simulated": False},
+            "accounts": {
+                PAPER: {"label": "Paper"},
+                "U7654321": {
+                    "label": "Live",
+                    "ibkr": {"expected_mode": "live", "port": 4001},
+                    "budget": {"margin_pct_of_nlv": 15},
+                },
+            },
+        }
+    )
+    args = build_parser().parse_args(["--account", "U7654321"])
+    got = account_links(cfg, args, None)
+    assert [(x.account, x.label, x.kind) for x in got] == [
+        ("U7654321", "Live", "live"),
+        (PAPER, "Paper", "paper"),
+    ]
+    assert got[0].where is not None and got[0].where() == "not running"
+
+    demo_args = build_parser().parse_args(["--demo"])
+    demo = account_links(demo_accounts(cfg), demo_args, None)  # profiles kept as configured
+    assert [x.kind for x in demo] == ["simulated", "simulated"]
+    plain = demo_accounts(PutdeskConfig())
+    assert plain.account_ids() == [PAPER, DEMO_SECOND_ACCOUNT]
+    assert plain.for_account(DEMO_SECOND_ACCOUNT).budget.margin_pct_of_nlv == 35
+    assert plain.for_account(PAPER).budget.margin_pct_of_nlv == 20
+    single = account_links(PutdeskConfig(), build_parser().parse_args([]), None)
+    assert [(x.account, x.label) for x in single] == [("", "default")]
