@@ -381,12 +381,17 @@ def _file_settings(path: Path) -> dict[str, Any]:
     return data if isinstance(data, dict) else {}
 
 
-def _route_to_profile(cfg: PutdeskConfig, changes: dict[str, Any]) -> dict[str, Any]:
-    """The change as the settings file takes it. For an account with a profile
+def _route_to_profile(
+    cfg: PutdeskConfig, changes: dict[str, Any], file_accounts: Any
+) -> dict[str, Any]:
+    """The change as the settings file takes it. For an account whose profile the file holds
     (`accounts.<id>`), what a profile may hold goes into that profile, so one account's budget
-    or selection edits never change the others'; the rest (console, paths) stays top level."""
+    or selection edits never change the others'; the rest (console, paths) stays top level.
+    A profile the file does not hold (the demo's accounts) is never written into it."""
     acct = cfg.ibkr.account
     if not acct or acct not in cfg.accounts:
+        return changes
+    if not isinstance(file_accounts, dict) or acct not in file_accounts:
         return changes
     per_account = set(ACCOUNT_SECTIONS) | {"automation_level", "nakedtrader_config"}
     profile = {k: v for k, v in changes.items() if k in per_account}
@@ -404,11 +409,12 @@ async def save_settings(engine: Engine, cmd: SaveSettings) -> Result:
     The file gets the change merged into what it held, never the whole effective config:
     environment overrides and the demo's simulated-gateway settings stay out of it."""
     path = settings_path(engine)
-    file_changes = _route_to_profile(engine.cfg, cmd.changes)
+    held = _file_settings(path)
+    file_changes = _route_to_profile(engine.cfg, cmd.changes, held.get("accounts"))
     merged = _merge(engine.cfg.model_dump(mode="json", exclude_unset=False), cmd.changes)
     if file_changes is not cmd.changes:
         merged = _merge(merged, {"accounts": file_changes["accounts"]})
-    text = yaml.safe_dump(_merge(_file_settings(path), file_changes), sort_keys=False)
+    text = yaml.safe_dump(_merge(held, file_changes), sort_keys=False)
     try:
         load_model(PutdeskConfig, path, text=text, environ={})  # the file on its own
         new = load_model(

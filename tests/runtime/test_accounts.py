@@ -145,3 +145,26 @@ async def test_two_accounts_run_side_by_side_each_with_its_own_budget_and_state(
         await second.close()
         await main.close()
     assert not engine_running(cfg, MAIN) and not engine_running(cfg, SECOND)
+
+
+async def test_profiles_not_in_the_file_are_never_written_into_it(tmp_path: Path) -> None:
+    """The demo's accounts exist in memory only: a setting saved while one is shown goes to
+    the top level as before, and the user's file never gains an `accounts:` section."""
+    path = tmp_path / "putdesk.yaml"
+    path.write_text("ibkr:\n  simulated: true\nbudget:\n  margin_pct_of_nlv: 20\n")
+    data = load_config(path, environ={}).model_dump(mode="python")
+    data["accounts"] = {MAIN: {"label": "Demo"}, SECOND: {"budget": {"margin_pct_of_nlv": 35}}}
+    cfg = PutdeskConfig.model_validate(data)
+    api = await connect_api(path, SECOND, cfg=cfg.for_account(SECOND), wait_ready=20)
+    try:
+        saved = await api.request(SaveSettings(changes={"budget": {"max_per_sector": 2}}))
+        assert saved.ok, saved.error
+        assert yaml.safe_load(path.read_text()) == {
+            "ibkr": {"simulated": True},
+            "budget": {"margin_pct_of_nlv": 20, "max_per_sector": 2},
+        }
+        # the engine itself goes on with its account's settings plus the change
+        budget = saved.data["settings"]["budget"]
+        assert (budget["margin_pct_of_nlv"], budget["max_per_sector"]) == (35, 2)
+    finally:
+        await api.close()
