@@ -112,8 +112,9 @@ ACCOUNTS_SECTION = [
     "  `putdesk-default.db`; once profiles exist the default account's id names the file.",
     '- The console shows one account at a time; `A` (or "Switch account" in the palette)',
     "  lists them and switches. The account left keeps its engine running.",
-    "- Settings saved from the console while an account with a profile is shown are written",
-    "  into that profile (for the sections above); `console` and `paths` stay top level.",
+    "- Settings saved from the console while an account whose profile is in the file is shown",
+    "  are written into that profile (for the sections above); `console` and `paths` stay top",
+    "  level. The demo's accounts live in memory only and are never written to the file.",
     "",
 ]
 
