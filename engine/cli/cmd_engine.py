@@ -123,6 +123,17 @@ def _render_status(d: dict[str, Any]) -> None:
     else:
         t.add_row("Budget", "unavailable: " + str(b.get("reason")))
     t.add_row("Regime", regime_line(d.get("regime") or {}))
+    accounts = d.get("accounts") or []
+    if len(accounts) > 1:
+        t.add_row(
+            "Accounts",
+            ", ".join(
+                (f"{a['label']} " if a["label"] != a["account"] else "")
+                + a["account"]
+                + (" (this)" if a["this_engine"] else " running" if a["running"] else " stopped")
+                for a in accounts
+            ),
+        )
     if d.get("lineup"):
         t.add_row("Lineup", ", ".join(f"{k} {v}" for k, v in d["lineup"].items()))
     t.add_row("Open orders", str(len(d.get("open_orders", []))))

@@ -33,6 +33,8 @@ from engine.api.models import (
 from engine.broker.errors import BrokerError
 from engine.broker.orders import trade_summary
 from engine.domain import Reason
+from engine.runtime.lock import is_locked
+from engine.runtime.paths import EnginePaths
 from engine.selection.regime_guard import regime_guard
 from engine.store.db import to_json, utcnow_iso
 
@@ -144,6 +146,7 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
         },
         lineup=await _lineup_counts(engine),
         regime=_regime_state(engine),
+        accounts=_accounts_state(engine),
         open_orders=open_orders,
         pacing={
             "sent": st.sent,
@@ -155,6 +158,28 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
             "max_lines": st.max_lines,
         },
     )
+
+
+def _accounts_state(engine: Engine) -> list[dict[str, Any]]:
+    """Every configured account (`accounts:`) and whether an engine runs for it (its lock is
+    held); empty when the config names no accounts."""
+    cfg = engine.cfg
+    out = []
+    ids = list(cfg.accounts)  # in the config's order, whichever account this engine runs
+    if ids and engine.paths.key not in ids:
+        ids.insert(0, engine.paths.key)
+    for acct in ids:
+        this = acct == engine.paths.key
+        paths = EnginePaths.of(cfg, acct)
+        out.append(
+            {
+                "account": acct,
+                "label": cfg.account_label(acct),
+                "this_engine": this,
+                "running": this or is_locked(paths.state, paths.key),
+            }
+        )
+    return out
 
 
 def _regime_state(engine: Engine) -> dict[str, Any]:

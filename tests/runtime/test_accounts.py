@@ -120,6 +120,13 @@ async def test_two_accounts_run_side_by_side_each_with_its_own_budget_and_state(
             nlv = Decimal(st["budget"]["net_liquidation"])
             assert Decimal(st["budget"]["budget"]) == (nlv * pct).quantize(Decimal("0.01"))
         assert a["engine"]["database"] != b["engine"]["database"]
+        # each status lists every configured account and whether an engine runs for it
+        assert [
+            (x["account"], x["label"], x["this_engine"], x["running"]) for x in b["accounts"]
+        ] == [
+            (MAIN, "Main", False, True),
+            (SECOND, "Second", True, True),
+        ]
         # the kill switch of one account halts that account only
         assert (await second.request(Kill(reason="second only"))).ok
         a, b = (await main.request(GetStatus())).data, (await second.request(GetStatus())).data
