@@ -15,7 +15,7 @@ from typing import Any, TypeVar
 import yaml
 from pydantic import BaseModel, ValidationError
 
-from config.models import PutdeskConfig
+from config.models import PutdeskConfig, deep_merge
 from config.nakedtrader import NakedTraderConfig
 
 ENV_PREFIX = "PUTDESK_"
@@ -123,16 +123,6 @@ def _env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
     return out
 
 
-def _merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in extra.items():
-        if isinstance(v, Mapping) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
 def _allowed_hint(model: type[BaseModel], loc: tuple[Any, ...]) -> str:
     """For an unknown key, list the keys that are allowed at that level."""
     cur: Any = model
@@ -228,7 +218,7 @@ def load_model(
         env = env.get(env_section, {}) if isinstance(env.get(env_section), dict) else {}
     else:
         env.pop("nt", None)
-    merged = _merge(data, env)
+    merged = deep_merge(data, env)
     try:
         return model.model_validate(merged)
     except ValidationError as exc:

@@ -9,6 +9,7 @@ environment variable or an owner-only file they are read from, resolved at use t
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -371,11 +372,12 @@ class AccountProfile(Strict):
         return v
 
 
-def _deep_merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
+def deep_merge(base: dict[str, Any], extra: Mapping[str, Any]) -> dict[str, Any]:
+    """`base` with `extra` merged in: nested mappings merge key by key, other values replace."""
     out = dict(base)
     for k, v in extra.items():
-        nested = isinstance(v, dict) and isinstance(out.get(k), dict)
-        out[k] = _deep_merge(out[k], v) if nested else v
+        nested = isinstance(v, Mapping) and isinstance(out.get(k), dict)
+        out[k] = deep_merge(out[k], v) if nested else v
     return out
 
 
@@ -458,7 +460,7 @@ class PutdeskConfig(Strict):
             for section in ACCOUNT_SECTIONS:
                 extra = getattr(prof, section)
                 if extra:
-                    data[section] = _deep_merge(data[section], extra)
+                    data[section] = deep_merge(data[section], extra)
             if prof.automation_level is not None:
                 data["automation_level"] = prof.automation_level
             if prof.nakedtrader_config is not None:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 import yaml
 
 from config.loader import SHIPPED_CONFIG, ConfigError, default_config_path, load_model
-from config.models import ACCOUNT_SECTIONS, PutdeskConfig
+from config.models import ACCOUNT_SECTIONS, PutdeskConfig, deep_merge
 from engine.api.models import (
     GetEvents,
     GetOrders,
@@ -374,16 +374,6 @@ async def get_settings(engine: Engine, _cmd: GetSettings) -> Result:
     )
 
 
-def _merge(base: dict[str, Any], changes: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for k, v in changes.items():
-        if isinstance(v, dict) and isinstance(out.get(k), dict):
-            out[k] = _merge(out[k], v)
-        else:
-            out[k] = v
-    return out
-
-
 def write_atomic(path: Path, text: str) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=".putdesk-", suffix=".yaml", dir=path.parent)
@@ -436,10 +426,10 @@ async def save_settings(engine: Engine, cmd: SaveSettings) -> Result:
     path = settings_path(engine)
     held = _file_settings(path)
     file_changes = _route_to_profile(engine.cfg, cmd.changes, held.get("accounts"))
-    merged = _merge(engine.cfg.model_dump(mode="json", exclude_unset=False), cmd.changes)
+    merged = deep_merge(engine.cfg.model_dump(mode="json", exclude_unset=False), cmd.changes)
     if file_changes is not cmd.changes:
-        merged = _merge(merged, {"accounts": file_changes["accounts"]})
-    text = yaml.safe_dump(_merge(held, file_changes), sort_keys=False)
+        merged = deep_merge(merged, {"accounts": file_changes["accounts"]})
+    text = yaml.safe_dump(deep_merge(held, file_changes), sort_keys=False)
     try:
         load_model(PutdeskConfig, path, text=text, environ={})  # the file on its own
         new = load_model(
