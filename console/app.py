@@ -184,6 +184,7 @@ class PutdeskApp(App[int]):
         self._pane_polled: dict[str, float] = {}
         self._regime_asked: float | None = None
         self._render_timer: Timer | None = None
+        self._scanner_drawn = float("-inf")  # time.monotonic() of the last scanner redraw
         self._pending_quantity: dict[int, int] = {}
         for t in load_themes():
             self.register_theme(t)
@@ -709,12 +710,20 @@ class PutdeskApp(App[int]):
             self.main.render_section(name)
 
     def _schedule_scanner_render(self) -> None:
-        """Coalesce scanner redraws: at most one per RENDER_INTERVAL_S."""
-        if self._render_timer is None:
-            self._render_timer = self.set_timer(RENDER_INTERVAL_S, self._flush_scanner)
+        """Coalesce scanner redraws: at most one per RENDER_INTERVAL_S. The first change after
+        a quiet interval is drawn at once (a scan loaded, a switch of account); changes
+        arriving faster wait for the next slot."""
+        if self._render_timer is not None:
+            return
+        wait = self._scanner_drawn + RENDER_INTERVAL_S - time.monotonic()
+        if wait <= 0:
+            self._flush_scanner()
+        else:
+            self._render_timer = self.set_timer(wait, self._flush_scanner)
 
     def _flush_scanner(self) -> None:
         self._render_timer = None
+        self._scanner_drawn = time.monotonic()
         self._render("scanner")
 
     def _upsert_candidate(self, cand: dict[str, Any]) -> None:

@@ -137,7 +137,12 @@ class ScannerTable(DataTable[Cell]):
         add new rows. Never clears (the cursor and scroll stay where the user left them)."""
         incoming = {candidate_key(c): c for c in candidates}
         with self.app.batch_update():
-            for key in [k for k in self.candidates if k not in incoming]:
+            if self.candidates and not incoming.keys() & self.candidates.keys():
+                # no row stays (another scan or account): one clear, not n row removals
+                # (each of which costs O(rows) in DataTable)
+                self.clear()
+                self._cells.clear()
+            for key in [k for k in self.candidates if k not in incoming and k in self._cells]:
                 try:
                     self.remove_row(key)
                 except RowDoesNotExist:

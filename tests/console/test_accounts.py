@@ -169,3 +169,30 @@ def test_console_links_one_engine_per_configured_account(tmp_path: Any) -> None:
     assert plain.for_account(PAPER).budget.margin_pct_of_nlv == 20
     single = account_links(PutdeskConfig(), build_parser().parse_args([]), None)
     assert [(x.account, x.label) for x in single] == [("", "default")]
+
+
+async def test_a_loaded_scan_is_drawn_at_once_and_a_new_one_replaces_every_row() -> None:
+    """Redraws are coalesced only while changes come fast: a scan loaded after a quiet
+    spell (a switch of account) is drawn at once, not half a second later; a scan sharing
+    no symbol with the one shown replaces its rows (one clear)."""
+    from console import messages as m
+    from tests.console.fake_api import candidate
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        table = app.main.query_one(ScannerTable)
+
+        def scan(prefix: str, n: int) -> dict[str, Any]:
+            cands = [candidate(i % 8, f"{prefix}{i:02d}", "Tech", 100, 90.0, 0.5) for i in range(n)]
+            return {"scan": {"id": 5, "state": "finished"}, "candidates": cands, "rejections": []}
+
+        app._scanner_drawn = float("-inf")
+        app.post_message(m.ScanUpdated(scan("A", 30)))
+        await pilot.pause()
+        assert table.row_count == 30 and app._render_timer is None  # drawn, nothing pending
+        app._scanner_drawn = float("-inf")
+        app.post_message(m.ScanUpdated(scan("B", 12)))
+        await pilot.pause()
+        assert table.row_count == 12
+        assert sorted(str(k.value) for k in table.rows) == [f"B{i:02d}" for i in range(12)]
