@@ -177,7 +177,8 @@ class PutdeskApp(App[int]):
         #: reach every other account's engine in the background once the first is attached
         #: (the demo: its simulated accounts then share one simulated morning)
         self.preconnect = preconnect
-        self._warming: str | None = None
+        #: accounts whose engine is being reached (started or attached) right now
+        self._reaching: set[str] = set()
         self.startup_ms: float | None = None
         self.keymap: dict[str, str] = dict(self.config.console.keymap)
         self._poll_timer: Timer | None = None
@@ -265,15 +266,39 @@ class PutdeskApp(App[int]):
             self.main.query_one(StatusHeader).refresh_text()
 
     # -- workers: each only calls the API and posts messages ----------------------------
-    @work(exclusive=True, group="engine", exit_on_error=False)
-    async def attach(self) -> None:
-        try:
-            api = await self.api_factory()
-        except Exception as exc:
-            self.post_message(m.EngineLost(f"cannot reach the engine: {exc}"))
+    def attach(self) -> None:
+        """Reach the shown account's engine (attach, else start one here), unless that is
+        already under way. The worker is never cancelled by a switch of account: an engine
+        half-started would be left behind; what it reaches after a switch is kept in
+        `background` instead."""
+        account = self.account or ""
+        if account in self._reaching:
             return
-        self.api = api
-        self.post_message(m.EngineAttached(type(api).__name__))
+        self._reaching.add(account)
+        self.run_worker(
+            self._reach(account, self.api_factory),
+            group=f"engine:{account}",
+            exit_on_error=False,
+        )
+
+    async def _reach(self, account: str, factory: ApiFactory) -> None:
+        try:
+            api = await factory()
+        except Exception as exc:
+            if account == (self.account or ""):
+                self.post_message(m.EngineLost(f"cannot reach the engine: {exc}"))
+            else:
+                self.log_activity(
+                    "notice", "warning", f"{self.account_label(account)}: not reached ({exc})"
+                )
+            return
+        finally:
+            self._reaching.discard(account)
+        if account == (self.account or "") and self.api is None:
+            self.api = api
+            self.post_message(m.EngineAttached(type(api).__name__))
+        else:
+            self.background[account] = api
 
     @work(exclusive=True, group="warm", exit_on_error=False)
     async def warm_accounts(self, accounts: list[str]) -> None:
@@ -281,23 +306,12 @@ class PutdeskApp(App[int]):
         account shown meanwhile takes its engine from here instead of starting a second)."""
         for acct in accounts:
             link = self.accounts.get(acct)
-            if link is None or acct in self.background or (acct == self.account and self.api):
+            if link is None or acct in self.background or acct in self._reaching:
                 continue
-            self._warming = acct
-            try:
-                api = await link.connect()
-            except Exception as exc:
-                self.log_activity(
-                    "notice", "warning", f"{self.account_label(acct)}: not reached ({exc})"
-                )
+            if acct == self.account and self.api is not None:
                 continue
-            finally:
-                self._warming = None
-            if acct == self.account and self.api is None:
-                self.api = api
-                self.post_message(m.EngineAttached(type(api).__name__))
-            else:
-                self.background[acct] = api
+            self._reaching.add(acct)
+            await self._reach(acct, link.connect)
 
     @work(exclusive=True, group="reattach", exit_on_error=False)
     async def reattach(self, old: EngineAPI | None) -> None:
@@ -621,30 +635,23 @@ class PutdeskApp(App[int]):
     @on(m.CommandDone)
     def _done(self, msg: m.CommandDone) -> None:
         r = msg.result
-        if msg.account is not None and msg.account != self.account:
-            # sent before a switch: say which account it was for; nothing shown here changed
-            who = self.account_label(msg.account)
-            text = (
-                command_summary(msg.label, r.data)
-                if r.ok
-                else f"{msg.label} failed: {r.error or 'failed'}"
-            )
-            severity = "info" if r.ok else "error"
-            self.log_activity("console", severity, f"{who}: {text}", r.reason_code)
-            self.notify(f"{who}: {text}", severity="information" if r.ok else "error")
-            return
+        # sent before a switch of account: say which account; nothing shown here changed
+        other = msg.account is not None and msg.account != self.account
+        who = f"{self.account_label(msg.account)}: " if other else ""
         if r.ok:
-            text = command_summary(msg.label, r.data)
+            text = who + command_summary(msg.label, r.data)
             self.log_activity("console", "info", text)
             self.notify(text, timeout=3)
         else:
             why = r.error or "failed"
             code = f" [{r.reason_code}]" if r.reason_code else ""
             verb = "refused" if r.exit_code == 3 else "failed"
-            self.log_activity("console", "error", f"{msg.label} {verb}: {why}", r.reason_code)
-            self.notify(f"{msg.label} {verb}: {why}{code}", severity="error", timeout=8)
-            if msg.label == "save_settings" and self.main is not None:
+            self.log_activity("console", "error", f"{who}{msg.label} {verb}: {why}", r.reason_code)
+            self.notify(f"{who}{msg.label} {verb}: {why}{code}", severity="error", timeout=8)
+            if msg.label == "save_settings" and not other and self.main is not None:
                 self.main.ensure_settings_form().show_engine_error(why)
+        if other:
+            return
         if msg.label == "set_quantity":
             return
         refresh = COMMAND_REFRESH.get(msg.label)
@@ -832,7 +839,7 @@ class PutdeskApp(App[int]):
         link = self.accounts.get(account)
         if link is None or account == self.account:
             return
-        for group in ("engine", "reattach", "events", *REFRESH_GROUPS):
+        for group in ("reattach", "events", *REFRESH_GROUPS):
             self.workers.cancel_group(self, group)
         left, old = self.account, self.api
         self.api = None
@@ -860,7 +867,7 @@ class PutdeskApp(App[int]):
         if api is not None:
             self.api = api
             self.post_message(m.EngineAttached(f"{type(api).__name__}, switched"))
-        elif self._warming != account:  # else the warm-up worker hands it over when reached
+        else:  # reached like at start (unless under way: that hands it over when reached)
             self.attach()
 
     def action_show_pane(self, name: str) -> None:

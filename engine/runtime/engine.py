@@ -201,7 +201,9 @@ class Engine:
             await self.session.start()
             if wait_ready:
                 await self.session.wait_ready(wait_ready)
-        except BaseException:
+        except BaseException:  # failed or cancelled half-way: nothing may go on running
+            with contextlib.suppress(Exception):
+                await self.session.stop()
             await self._teardown()
             raise
 

@@ -196,3 +196,38 @@ async def test_a_loaded_scan_is_drawn_at_once_and_a_new_one_replaces_every_row()
         await pilot.pause()
         assert table.row_count == 12
         assert sorted(str(k.value) for k in table.rows) == [f"B{i:02d}" for i in range(12)]
+
+
+async def test_switching_away_while_an_engine_is_reached_keeps_it_for_later() -> None:
+    """An engine still starting when the user switches away is not cancelled half-way (it
+    would be left half-started): once reached it waits in the background."""
+    fakes = {PAPER: FakeEngineAPI(account=PAPER), SECOND: FakeEngineAPI(account=SECOND)}
+    calls: list[str] = []
+
+    def link(acct: str, delay: float) -> AccountLink:
+        async def connect() -> Any:
+            calls.append(acct)
+            await asyncio.sleep(delay)
+            return fakes[acct]
+
+        return AccountLink(acct, acct, "simulated", connect)
+
+    accounts = [link(PAPER, 0.0), link(SECOND, 0.3)]
+    app = make_app(fakes[PAPER], accounts=accounts, account=PAPER)
+    app.api_factory = accounts[0].connect
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        app.switch_account(SECOND)
+        await pilot.pause(0.05)
+        app.switch_account(PAPER)  # back before SECOND's engine is reached
+        app.switch_account(SECOND)  # and again: no second start while one is under way
+        app.switch_account(PAPER)
+        await asyncio.sleep(0.5)
+        await settle(pilot)
+        assert app.account == PAPER and app.api is fakes[PAPER]
+        assert app.background == {SECOND: fakes[SECOND]} and not fakes[SECOND].closed
+        assert calls == [PAPER, SECOND]
+        app.switch_account(SECOND)
+        await settle(pilot)
+        assert app.api is fakes[SECOND] and calls == [PAPER, SECOND]
+        assert app.state["status"].get("account") == SECOND
