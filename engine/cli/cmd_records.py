@@ -325,7 +325,8 @@ def _print_tax(data: dict[str, Any]) -> None:
         )
     s1256 = data["section_1256"]
     print(
-        f"  Section 1256 (Form 6781, not in the rows): {s1256['contracts']} contract(s) closed, "
+        f"  Section 1256 (Form 6781, not in the rows): {s1256['closed']} closed, "
+        f"{s1256['marked_to_market']} marked to market at the year end, "
         f"net {s1256['net']} = 60% long-term {s1256['long_term_60']} + 40% short-term "
         f"{s1256['short_term_40']}"
     )

@@ -198,6 +198,39 @@ class FlexEAE:
     payload: dict[str, str]
 
 
+@dataclass(frozen=True)
+class FlexMark:
+    """One `<OpenPosition>` row (summary level): a position held at the statement's report
+    date and its mark. The year-end ones mark Section 1256 contracts to market."""
+
+    account_id: str
+    report_date: dt.date
+    con_id: int
+    symbol: str
+    asset_category: str | None
+    currency: str
+    position: Decimal  # signed: - short
+    mark_price: Decimal
+    multiplier: Decimal
+
+
+#: The OpenPosition attributes a mark needs (others are not converted).
+MARK_FIELDS = frozenset(
+    {
+        "accountId",
+        "reportDate",
+        "conid",
+        "symbol",
+        "assetCategory",
+        "currency",
+        "position",
+        "markPrice",
+        "multiplier",
+        "levelOfDetail",
+    }
+)
+
+
 @dataclass
 class ParsedStatement:
     """Everything putdesk books from one Flex answer (possibly several statements)."""
@@ -212,6 +245,7 @@ class ParsedStatement:
     fills: list[FlexFill] = field(default_factory=list)
     eaes: list[FlexEAE] = field(default_factory=list)
     commissions: dict[str, Decimal] = field(default_factory=dict)  # tradeID -> total cost
+    marks: list[FlexMark] = field(default_factory=list)
     problems: list[RowProblem] = field(default_factory=list)
     rows_total: int = 0
 
@@ -296,6 +330,17 @@ def parse_statement(data: bytes | str) -> ParsedStatement:
                     eae = _convert_eae(el, i, seq, out, ibparser, eae_seen)
                     if eae is not None:
                         out.eaes.append(eae)
+            for sec in st.findall("OpenPositions"):
+                for i, el in enumerate(sec, 1):
+                    if el.tag != "OpenPosition" or el.get("levelOfDetail") not in (
+                        None,
+                        "",
+                        "SUMMARY",
+                    ):
+                        continue
+                    mark = _convert_mark(el, i, out, ibparser, st.get("accountId"))
+                    if mark is not None:
+                        out.marks.append(mark)
             for sec in st.findall("UnbundledCommissionDetails"):
                 for i, el in enumerate(sec, 1):
                     obj = _parse_row(el, "UnbundledCommissionDetails", i, out, ibparser)
@@ -306,6 +351,51 @@ def parse_statement(data: bytes | str) -> ParsedStatement:
                     if tid and total is not None:
                         out.commissions[tid] = out.commissions.get(tid, Decimal(0)) + (-total)
     return out
+
+
+def _convert_mark(
+    el: ET.Element, index: int, out: ParsedStatement, ibparser: Any, account: str | None
+) -> FlexMark | None:
+    """An OpenPosition row as a FlexMark; a row without what a mark needs is a warning."""
+    obj = _parse_row(el, "OpenPositions", index, out, ibparser, MARK_FIELDS)
+    if obj is None:
+        return None
+    con_id = _int_or_none(obj.conid)
+    acct = obj.accountId or account
+    missing = [
+        name
+        for name, value in (
+            ("accountId", acct),
+            ("reportDate", obj.reportDate),
+            ("conid", con_id),
+            ("position", obj.position),
+            ("markPrice", obj.markPrice),
+        )
+        if value is None
+    ]
+    if missing:
+        out.problems.append(
+            RowProblem(
+                "OpenPositions",
+                index,
+                el.get("symbol"),
+                "warning",
+                f"no mark kept: {', '.join(missing)} missing",
+            )
+        )
+        return None
+    assert acct is not None and con_id is not None
+    return FlexMark(
+        account_id=acct,
+        report_date=obj.reportDate,
+        con_id=con_id,
+        symbol=obj.symbol or "",
+        asset_category=_enum_value(obj.assetCategory),
+        currency=obj.currency or "USD",
+        position=Decimal(obj.position),
+        mark_price=Decimal(obj.markPrice),
+        multiplier=Decimal(obj.multiplier) if obj.multiplier is not None else Decimal(1),
+    )
 
 
 def _read_header(st: ET.Element, out: ParsedStatement, ibparser: Any) -> None:

@@ -812,7 +812,30 @@ async def reconcile_statement(
                 "VALUES (?,?,?,?,?)",
                 [(k, import_id, a, kd, p) for k, kd, a, p in plan.new_rows],
             )
+        if stmt.marks:  # marks of a report date are replaced by a later statement's
+            await conn.executemany(
+                "INSERT OR REPLACE INTO position_marks(account_id, report_date, con_id, symbol, "
+                "asset_category, currency, position, mark_price, multiplier, import_id) "
+                "VALUES (?,?,?,?,?,?,?,?,?,?)",
+                [
+                    (
+                        mk.account_id,
+                        mk.report_date.isoformat(),
+                        mk.con_id,
+                        mk.symbol,
+                        mk.asset_category,
+                        mk.currency,
+                        str(mk.position),
+                        str(mk.mark_price),
+                        str(mk.multiplier),
+                        import_id,
+                    )
+                    for mk in stmt.marks
+                ],
+            )
         summary = _summarize(import_id, stmt, plan)
+        if stmt.marks:
+            summary.counts["position_marks"] = len(stmt.marks)
         await update_row(
             conn,
             "flex_imports",

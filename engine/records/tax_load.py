@@ -84,13 +84,7 @@ async def load_tax_lots(store: Store) -> tuple[list[TaxLot], list[Problem]]:
         if t.status in ("open", "closed") and t.quantity
     ]
     delivered = {t.related_trade_id for t in trades if t.related_trade_id is not None}
-    fills: dict[int, list[tuple[str, Decimal]]] = {}
-    for row in await store.fetchall(
-        "SELECT trade_id, side, commission FROM executions WHERE trade_id IS NOT NULL"
-    ):
-        fills.setdefault(int(row["trade_id"]), []).append(
-            (str(row["side"] or "").upper(), abs(Decimal(str(row["commission"] or "0"))))
-        )
+    fills = await _commission_fills(store)
     lots: list[TaxLot] = []
     problems: list[Problem] = []
     for t in trades:
@@ -174,37 +168,111 @@ async def load_tax_lots(store: Store) -> tuple[list[TaxLot], list[Problem]]:
     return lots, problems
 
 
+async def _commission_fills(store: Store) -> dict[int, list[tuple[str, Decimal]]]:
+    """(side, commission) of every booked execution, by trade."""
+    fills: dict[int, list[tuple[str, Decimal]]] = {}
+    for row in await store.fetchall(
+        "SELECT trade_id, side, commission FROM executions WHERE trade_id IS NOT NULL"
+    ):
+        fills.setdefault(int(row["trade_id"]), []).append(
+            (str(row["side"] or "").upper(), abs(Decimal(str(row["commission"] or "0"))))
+        )
+    return fills
+
+
+def last_session(year: int) -> dt.date:
+    """The year's last NYSE session: the report date of its year-end marks."""
+    from engine.market.calendar import MarketCalendar
+
+    return MarketCalendar().session_on_or_before(dt.date(year, 12, 31))
+
+
+async def year_end_marks(store: Store, year: int) -> dict[int, Decimal]:
+    """con_id -> mark price at the year's last session, from the Flex OpenPositions stored
+    (an Activity statement whose period ends on that day carries them)."""
+    day = last_session(year).isoformat()
+    rows = await store.fetchall(
+        "SELECT con_id, mark_price FROM position_marks WHERE report_date = ?", (day,)
+    )
+    return {int(r["con_id"]): Decimal(str(r["mark_price"])) for r in rows}
+
+
+def marked_gain(t: TradeRow, mark: Decimal, opening_commission: Decimal) -> Decimal | None:
+    """What a Section 1256 position would have made if sold at `mark` (per unit) on the mark
+    date: proceeds less cost, the opening commission in the cost (none is paid on a deemed
+    sale). None without an entry price."""
+    if t.entry_price is None:
+        return None
+    units = Decimal(abs(t.quantity)) * Decimal(t.multiplier or 1)
+    entry, at_mark = t.entry_price * units, mark * units
+    gross = entry - at_mark if t.side == "short" else at_mark - entry
+    return gross - opening_commission
+
+
 async def section_1256_summary(store: Store, year: int) -> tuple[dict[str, str], list[str]]:
-    """Realised Section 1256 results of `year` (net P&L after commissions of the contracts
-    closed in it) split 60 / 40, and the problems: contracts open at the year end (Form 6781
-    marks them to market; no year-end price is stored) or closed without a P&L."""
+    """Section 1256 results of `year` split 60 / 40 for Form 6781, and the problems.
+
+    Contracts closed in the year count their net P&L after commissions, less what an earlier
+    year-end already marked; contracts open at the year end are marked to market at the
+    year's last session (the mark of the Flex OpenPositions of that day) and count that
+    gain or loss. A contract needing a year-end mark that is not stored is listed (import
+    the Activity statement of that day) and counts without it."""
     total = Decimal(0)
-    count = 0
+    closed_n = marked_n = 0
     problems: list[str] = []
     end = dt.date(year, 12, 31)
+    marks_now = await year_end_marks(store, year)
+    marks_before = await year_end_marks(store, year - 1)
+    fills = await _commission_fills(store)
     for t in await TradesRepo(store).trades_since(None):
         if not section_1256(t) or t.status not in ("open", "closed"):
             continue
         opened = _date(t.entry_time) if t.entry_time else None
         closed = _date(t.exit_time) if t.status == "closed" and t.exit_time else None
+        what = f"trade #{t.id} {describe(t)}: Section 1256"
         if (t.currency or "USD") != "USD":
             if closed is not None and closed.year == year:
-                problems.append(f"trade #{t.id} {describe(t)}: Section 1256, in {t.currency}")
+                problems.append(f"{what}, in {t.currency}")
             continue
+        open_before = opened is not None and opened.year < year
+        opening_commission = split_commission(t, fills.get(t.id, []))[0]
+        # what the end of the year before marked (and counted then): the opening commission
+        # is in it, so the rest of the P&L is what this year adds
+        already = Decimal(0)
+        if open_before and (closed is None or closed.year >= year):
+            prior = marks_before.get(t.con_id or -1)
+            marked = marked_gain(t, prior, opening_commission) if prior is not None else None
+            if marked is None:
+                problems.append(
+                    f"{what}, open at the end of {year - 1} and no mark of "
+                    f"{last_session(year - 1)} is stored: counted from its opening, not from "
+                    "that year-end mark"
+                )
+            else:
+                already = marked
         if closed is not None and closed.year == year:
             if t.net_pnl is None:
-                problems.append(f"trade #{t.id} {describe(t)}: Section 1256, closed without a P&L")
+                problems.append(f"{what}, closed without a P&L")
                 continue
-            total += t.net_pnl
-            count += 1
+            total += t.net_pnl - already
+            closed_n += 1
         elif opened is not None and opened <= end and (closed is None or closed > end):
-            problems.append(
-                f"trade #{t.id} {describe(t)}: Section 1256 contract open at the end of {year}: "
-                "Form 6781 marks it to market at the year-end price, not computed here"
-            )
+            mark = marks_now.get(t.con_id or -1)
+            gain = marked_gain(t, mark, opening_commission) if mark is not None else None
+            if gain is None:
+                problems.append(
+                    f"{what} contract open at the end of {year}: Form 6781 marks it to market; "
+                    f"no mark of {last_session(year)} is stored (import the Activity Flex "
+                    "statement of that day): not counted"
+                )
+                continue
+            total += gain - already
+            marked_n += 1
     long_part = money(total * Decimal("0.6"))
     return {
-        "contracts": str(count),
+        "contracts": str(closed_n + marked_n),
+        "closed": str(closed_n),
+        "marked_to_market": str(marked_n),
         "net": format(money(total), "f"),
         "long_term_60": format(long_part, "f"),
         "short_term_40": format(money(total) - long_part, "f"),

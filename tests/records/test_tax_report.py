@@ -94,6 +94,8 @@ async def test_assignment_basis_commissions_wash_and_1256(store: Store) -> None:
     assert data["short_term"]["gain"] == "0.00" and data["wash_sales"] == 1
     assert data["section_1256"] == {
         "contracts": "1",
+        "closed": "1",
+        "marked_to_market": "0",
         "net": "58.00",  # (1.20 - 0.60) x 100 - 2.00
         "long_term_60": "34.80",
         "short_term_40": "23.20",
@@ -102,6 +104,73 @@ async def test_assignment_basis_commissions_wash_and_1256(store: Store) -> None:
     assert "identical" in data["wash_sale_policy_text"]
     with pytest.raises(ValueError, match="wash-sale policy"):
         await tax_payload(store, 2026, "everything")
+
+
+def year_end_statement(day: str, con_id: int, mark: str) -> str:
+    """A Flex Activity statement ending on `day` holding one short SPX put at `mark` (the
+    shape of the OpenPositions rows in ../shared/fixtures/flex/ibkr-real-option-eae.xml)."""
+    ymd = day.replace("-", "")
+    return f"""<FlexQueryResponse queryName="activity" type="AF">
+  <FlexStatements count="1">
+    <FlexStatement accountId="U0000001" fromDate="{ymd}" toDate="{ymd}" period="LastBusinessDay"
+        whenGenerated="{ymd};235959">
+      <OpenPositions>
+        <OpenPosition accountId="U0000001" currency="USD" assetCategory="OPT"
+            symbol="SPX   270115P05600000" conid="{con_id}" reportDate="{ymd}" position="-1"
+            multiplier="100" markPrice="{mark}"
+            positionValue="-{Decimal(mark) * 100}" levelOfDetail="SUMMARY"/>
+      </OpenPositions>
+    </FlexStatement>
+  </FlexStatements>
+</FlexQueryResponse>"""
+
+
+async def test_section_1256_open_at_the_year_end_is_marked_to_market(store: Store) -> None:
+    """Form 6781: an SPX put open on the year's last session counts its gain at that day's
+    mark (from the Flex OpenPositions booked with the statement); the next year counts the
+    rest of its P&L. Without the mark the report says so and counts from the opening."""
+    from engine.records.importer import parse_statement
+    from engine.records.reconcile import reconcile_statement
+
+    repo = TradesRepo(store)
+    spx = await repo.open_trade(
+        symbol="SPX", quantity=1, entry_price=D("3.00"), entry_time=at("2026-12-15"),
+        expiry="20270115", strike=D("5600"), con_id=777001, commission=D("1.00"),
+    )  # fmt: skip
+    await fill(store, spx, "SLD", "1.00", at("2026-12-15"))
+    await repo.close_trade(spx, D("1.00"), at("2027-01-08"), "take_profit", D("1.00"))
+    await fill(store, spx, "BOT", "1.00", at("2027-01-08"))
+    # no year-end mark stored yet: listed in both years, counted whole in the closing year
+    before, _ = await tax_payload(store, 2026)
+    assert before["section_1256"]["marked_to_market"] == "0"
+    assert any("no mark of 2026-12-31 is stored" in p for p in before["problems"])
+    after, _ = await tax_payload(store, 2027)
+    assert after["section_1256"]["net"] == "198.00"  # (3.00 - 1.00) x 100 - 2.00
+    assert any("counted from its opening" in p for p in after["problems"])
+
+    summary = await reconcile_statement(
+        store, parse_statement(year_end_statement("2026-12-31", 777001, "2.50"))
+    )
+    assert summary.counts["position_marks"] == 1
+    y2026, _ = await tax_payload(store, 2026)
+    assert y2026["section_1256"] == {
+        "contracts": "1",
+        "closed": "0",
+        "marked_to_market": "1",
+        "net": "49.00",  # (3.00 - 2.50) x 100 - 1.00 opening commission
+        "long_term_60": "29.40",
+        "short_term_40": "19.60",
+    }
+    assert not any("SPX" in p for p in y2026["problems"])
+    y2027, _ = await tax_payload(store, 2027)
+    assert y2027["section_1256"]["net"] == "149.00"  # 198 over both years
+    assert y2027["section_1256"]["closed"] == "1"
+    assert not any("SPX" in p for p in y2027["problems"])
+    # a mark of another day (not the year's last session) is not a year-end mark
+    await reconcile_statement(
+        store, parse_statement(year_end_statement("2026-12-30", 777001, "9.00"))
+    )
+    assert (await tax_payload(store, 2026))[0]["section_1256"]["net"] == "49.00"
 
 
 ROW = Form8949Row(
