@@ -12,6 +12,7 @@ left out. Without a delivered leg in the records it is reported as closed at its
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from decimal import Decimal
 
 from engine.domain import INDEX_SYMBOLS
@@ -180,6 +181,7 @@ async def _commission_fills(store: Store) -> dict[int, list[tuple[str, Decimal]]
     return fills
 
 
+@functools.lru_cache(maxsize=16)
 def last_session(year: int) -> dt.date:
     """The year's last NYSE session: the report date of its year-end marks."""
     from engine.market.calendar import MarketCalendar
@@ -221,12 +223,16 @@ async def section_1256_summary(store: Store, year: int) -> tuple[dict[str, str],
     closed_n = marked_n = 0
     problems: list[str] = []
     end = dt.date(year, 12, 31)
-    marks_now = await year_end_marks(store, year)
-    marks_before = await year_end_marks(store, year - 1)
-    fills = await _commission_fills(store)
-    for t in await TradesRepo(store).trades_since(None):
-        if not section_1256(t) or t.status not in ("open", "closed"):
-            continue
+    contracts = [
+        t
+        for t in await TradesRepo(store).trades_since(None)
+        if section_1256(t) and t.status in ("open", "closed")
+    ]
+    # the calendar and the marks only when there is something to mark
+    marks_now = await year_end_marks(store, year) if contracts else {}
+    marks_before = await year_end_marks(store, year - 1) if contracts else {}
+    fills = await _commission_fills(store) if contracts else {}
+    for t in contracts:
         opened = _date(t.entry_time) if t.entry_time else None
         closed = _date(t.exit_time) if t.status == "closed" and t.exit_time else None
         what = f"trade #{t.id} {describe(t)}: Section 1256"
