@@ -111,7 +111,7 @@ class ScannerTable(DataTable[Cell]):
         score = c.get("score")
         score_cell: Cell = Text(num(score, 1), style="bold") if score is not None else DASH
         ai_line = c.get("ai_line") or (f"{c['ai_score']:.0f}" if c.get("ai_score") else DASH)
-        return (
+        cells: tuple[Cell, ...] = (
             str(c.get("symbol") or DASH),
             str(c.get("sector") or DASH)[:12],
             num(c.get("underlying_price")),
@@ -130,6 +130,9 @@ class ScannerTable(DataTable[Cell]):
             str(ai_line)[:28],
             status_cell,
         )
+        # Text, not str: DataTable would parse a str as markup, which costs a quarter of a
+        # 300-row fill and would eat "[...]" in an AI reason or a sector name
+        return tuple(Text(x) if isinstance(x, str) else x for x in cells)
 
     # -- diff update ---------------------------------------------------------------------
     def apply(self, candidates: Sequence[dict[str, Any]]) -> None:

@@ -268,3 +268,21 @@ async def test_budget_line_keeps_headroom_in_sight_on_80_columns() -> None:
             else:
                 assert line.startswith("NLV $250,000") and "(20% of NLV)  headroom $" in line
                 assert len(line) <= size[0] - 2
+
+
+async def test_scanner_cells_show_brackets_verbatim() -> None:
+    """An AI reason (or any text) with "[...]" in it is shown as written, not read as
+    Rich markup (which would drop it or fail)."""
+    from console import messages as m
+    from tests.console.fake_api import candidate
+
+    app = make_app()
+    async with app.run_test(size=(220, 40)) as pilot:  # every column on screen
+        await settle(pilot)
+        c = candidate(0, "BRKT", "Tech [x]", 100, 90.0, 0.5)
+        c["ai_line"] = "[b]firm[/b] [200d MA]"
+        app.post_message(m.ScanUpdated({"scan": {"id": 3, "state": "finished"}, "candidates": [c]}))
+        await settle(pilot)
+        table = app.main.query_one(ScannerTable)
+        line = table.render_line(1).text  # the first row under the header, as drawn
+        assert "[b]firm[/b] [200d MA]" in line and "Tech [x]" in line
