@@ -8,10 +8,10 @@ from typing import Any, ClassVar
 from rich.text import Text
 from textual.binding import BindingType
 from textual.message import Message
-from textual.widgets import DataTable
 
 from console.format import DASH, ET, expiry, integer, money, num, parse_time
 from console.keymap import LINEUP_BINDINGS
+from console.widgets.plain_table import PlainTable
 from console.widgets.positions import KeyedTable
 from console.widgets.tones import tone
 
@@ -51,7 +51,7 @@ def projected_margin(entries: Sequence[dict[str, Any]]) -> float:
     return sum(entry_margin(e) for e in entries if e.get("status") not in {"cancelled", "removed"})
 
 
-class LineupTable(DataTable[Cell]):
+class LineupTable(PlainTable[Cell]):
     """Keyed by lineup id. Quantity edits update the row and the projection at once."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(LINEUP_BINDINGS)

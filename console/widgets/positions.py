@@ -6,15 +6,15 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rich.text import Text
-from textual.widgets import DataTable
 
 from console.format import DASH, expiry, integer, money, num
+from console.widgets.plain_table import PlainTable
 from console.widgets.tones import tone
 
 Cell = str | Text
 
 
-class KeyedTable(DataTable[Cell]):
+class KeyedTable(PlainTable[Cell]):
     """A DataTable brought up to date by key with cell-level diffs (never cleared)."""
 
     COLUMNS: list[tuple[str, str]] = []

@@ -13,6 +13,7 @@ from textual.widgets.data_table import RowDoesNotExist
 
 from console.format import DASH, expiry, integer, money, num, pct
 from console.keymap import SCANNER_BINDINGS
+from console.widgets.plain_table import PlainTable
 from console.widgets.tones import tone
 
 Cell = str | Text
@@ -62,7 +63,7 @@ def candidate_key(c: dict[str, Any]) -> str:
     return str(c.get("symbol") or c.get("id"))
 
 
-class ScannerTable(DataTable[Cell]):
+class ScannerTable(PlainTable[Cell]):
     """Live scanner results. `apply()` diffs rows by key and updates only changed cells."""
 
     BINDINGS: ClassVar[list[BindingType]] = list(SCANNER_BINDINGS)
@@ -111,7 +112,7 @@ class ScannerTable(DataTable[Cell]):
         score = c.get("score")
         score_cell: Cell = Text(num(score, 1), style="bold") if score is not None else DASH
         ai_line = c.get("ai_line") or (f"{c['ai_score']:.0f}" if c.get("ai_score") else DASH)
-        cells: tuple[Cell, ...] = (
+        return (
             str(c.get("symbol") or DASH),
             str(c.get("sector") or DASH)[:12],
             num(c.get("underlying_price")),
@@ -130,9 +131,6 @@ class ScannerTable(DataTable[Cell]):
             str(ai_line)[:28],
             status_cell,
         )
-        # Text, not str: DataTable would parse a str as markup, which costs a quarter of a
-        # 300-row fill and would eat "[...]" in an AI reason or a sector name
-        return tuple(Text(x) if isinstance(x, str) else x for x in cells)
 
     # -- diff update ---------------------------------------------------------------------
     def apply(self, candidates: Sequence[dict[str, Any]]) -> None:
@@ -299,7 +297,7 @@ def _append_strikes(t: Text, rows: Sequence[dict[str, Any]], title: str) -> None
         t.append(f"  ... {len(rows) - MAX_STRIKE_LINES} more (putdesk scan --json)\n")
 
 
-class RejectionTable(DataTable[Cell]):
+class RejectionTable(PlainTable[Cell]):
     """Symbols with no candidate, each with its reason code and text (keyed by symbol); the
     highlighted one's strike-by-strike reasons go to the detail pane."""
 

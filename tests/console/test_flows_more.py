@@ -271,8 +271,8 @@ async def test_budget_line_keeps_headroom_in_sight_on_80_columns() -> None:
 
 
 async def test_scanner_cells_show_brackets_verbatim() -> None:
-    """An AI reason (or any text) with "[...]" in it is shown as written, not read as
-    Rich markup (which would drop it or fail)."""
+    """An AI reason, a sector or a rejection reason with "[...]" in it is shown as written,
+    not read as Rich markup (which would drop it or style by it)."""
     from console import messages as m
     from tests.console.fake_api import candidate
 
@@ -281,8 +281,12 @@ async def test_scanner_cells_show_brackets_verbatim() -> None:
         await settle(pilot)
         c = candidate(0, "BRKT", "Tech [x]", 100, 90.0, 0.5)
         c["ai_line"] = "[b]firm[/b] [200d MA]"
-        app.post_message(m.ScanUpdated({"scan": {"id": 3, "state": "finished"}, "candidates": [c]}))
+        bad = {"symbol": "ZZZ", "code": "broker", "reason": "IBKR 200: [i]no contract[/i]"}
+        data = {"scan": {"id": 3, "state": "finished"}, "candidates": [c], "rejections": [bad]}
+        app.post_message(m.ScanUpdated(data))
         await settle(pilot)
         table = app.main.query_one(ScannerTable)
         line = table.render_line(1).text  # the first row under the header, as drawn
         assert "[b]firm[/b] [200d MA]" in line and "Tech [x]" in line
+        rejected = app.main.query_one(RejectionTable).render_line(1).text
+        assert "IBKR 200: [i]no contract[/i]" in rejected
