@@ -19,6 +19,7 @@ from typing import Any, ClassVar
 from textual import on, work
 from textual.app import App
 from textual.binding import BindingType
+from textual.notifications import SeverityLevel
 from textual.timer import Timer
 from textual.widgets import Collapsible
 from textual.worker import Worker, WorkerState
@@ -194,6 +195,19 @@ class PutdeskApp(App[int]):
             self.animation_level = "none"
 
     # -- set-up -----------------------------------------------------------------------
+    def notify(
+        self,
+        message: str,
+        *,
+        title: str = "",
+        severity: SeverityLevel = "information",
+        timeout: float | None = None,
+        markup: bool = False,
+    ) -> None:
+        """Notifications carry engine, IBKR and AI text: plain by default, never read as
+        markup (an IBKR reason "[order size]" would vanish, a "[/]" would fail to render)."""
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
     def get_theme_variable_defaults(self) -> dict[str, str]:
         return dict(DOMAIN_DEFAULTS)
 

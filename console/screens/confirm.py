@@ -27,7 +27,7 @@ class ConfirmScreen(ModalScreen[bool]):
     def compose(self) -> ComposeResult:
         with Vertical(id="confirm-box"):
             yield Label(self.title_text, id="confirm-title")
-            yield Static(self.message, id="confirm-message")
+            yield Static(self.message, id="confirm-message", markup=False)
             if self.word:
                 yield Static(f"Type {self.word} and press enter to confirm, escape to cancel.")
                 yield Input(id="confirm-word", compact=True)

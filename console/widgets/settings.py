@@ -164,8 +164,9 @@ class SettingsForm(Vertical, can_focus=False):
                     )
                 else:
                     yield Input(id=f.dom_id, compact=True, classes="setting-input")
-                yield Static("", id=f.dom_id + "-error", classes="setting-error")
-        yield Static("", id="settings-status")
+                # validation and engine messages are shown as written, never as markup
+                yield Static("", id=f.dom_id + "-error", classes="setting-error", markup=False)
+        yield Static("", id="settings-status", markup=False)
 
     def on_mount(self) -> None:
         settings = getattr(self.app, "state", {}).get("settings")

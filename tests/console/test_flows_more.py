@@ -290,3 +290,21 @@ async def test_scanner_cells_show_brackets_verbatim() -> None:
         assert "[b]firm[/b] [200d MA]" in line and "Tech [x]" in line
         rejected = app.main.query_one(RejectionTable).render_line(1).text
         assert "IBKR 200: [i]no contract[/i]" in rejected
+
+
+async def test_notifications_are_plain_text() -> None:
+    """An engine error with brackets is notified as written (markup would drop "[order
+    size]" and fail on "[/]")."""
+    from console import messages as m
+    from engine.api.models import Result
+
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        why = "IBKR 201: rejected [order size] [/]"
+        app.post_message(m.CommandDone("scan", Result.fail(why, code="broker")))
+        await settle(pilot)
+        note = list(app._notifications)[-1]
+        assert why in note.message and not note.markup
+        await pilot.pause(0.2)  # the toast renders without a markup error
+        assert app.is_running
