@@ -199,11 +199,14 @@ async def year_end_marks(store: Store, year: int) -> dict[int, Decimal]:
     return {int(r["con_id"]): Decimal(str(r["mark_price"])) for r in rows}
 
 
-def marked_gain(t: TradeRow, mark: Decimal, opening_commission: Decimal) -> Decimal | None:
-    """What a Section 1256 position would have made if sold at `mark` (per unit) on the mark
-    date: proceeds less cost, the opening commission in the cost (none is paid on a deemed
-    sale). None without an entry price."""
-    if t.entry_price is None:
+def marked_gain(
+    t: TradeRow, marks: dict[int, Decimal], opening_commission: Decimal
+) -> Decimal | None:
+    """What a Section 1256 position would have made if sold at its mark in `marks` (per unit)
+    on the mark date: proceeds less cost, the opening commission in the cost (none is paid on
+    a deemed sale). None without a mark or an entry price."""
+    mark = marks.get(t.con_id) if t.con_id is not None else None
+    if mark is None or t.entry_price is None:
         return None
     units = Decimal(abs(t.quantity)) * Decimal(t.multiplier or 1)
     entry, at_mark = t.entry_price * units, mark * units
@@ -246,8 +249,7 @@ async def section_1256_summary(store: Store, year: int) -> tuple[dict[str, str],
         # is in it, so the rest of the P&L is what this year adds
         already = Decimal(0)
         if open_before and (closed is None or closed.year >= year):
-            prior = marks_before.get(t.con_id or -1)
-            marked = marked_gain(t, prior, opening_commission) if prior is not None else None
+            marked = marked_gain(t, marks_before, opening_commission)
             if marked is None:
                 problems.append(
                     f"{what}, open at the end of {year - 1} and no mark of "
@@ -263,8 +265,7 @@ async def section_1256_summary(store: Store, year: int) -> tuple[dict[str, str],
             total += t.net_pnl - already
             closed_n += 1
         elif opened is not None and opened <= end and (closed is None or closed > end):
-            mark = marks_now.get(t.con_id or -1)
-            gain = marked_gain(t, mark, opening_commission) if mark is not None else None
+            gain = marked_gain(t, marks_now, opening_commission)
             if gain is None:
                 problems.append(
                     f"{what} contract open at the end of {year}: Form 6781 marks it to market; "
