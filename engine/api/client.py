@@ -19,16 +19,11 @@ from engine.api.socket_client import SocketClient
 from engine.api.socket_server import socket_alive
 from engine.runtime.lock import is_locked
 from engine.runtime.paths import EnginePaths
+from engine.runtime.paths import engine_running as engine_running  # for API clients
 
 
 class NoEngine(RuntimeError):
     """No engine runs for the account and starting one was not allowed."""
-
-
-def engine_running(cfg: PutdeskConfig, account: str | None = None) -> bool:
-    """Whether some process runs the account's engine (it holds the account lock)."""
-    paths = EnginePaths.of(cfg, account)
-    return is_locked(paths.state, paths.key)
 
 
 async def attach(cfg: PutdeskConfig, account: str | None = None) -> SocketClient | None:

@@ -33,8 +33,7 @@ from engine.api.models import (
 from engine.broker.errors import BrokerError
 from engine.broker.orders import trade_summary
 from engine.domain import Reason
-from engine.runtime.lock import is_locked
-from engine.runtime.paths import EnginePaths
+from engine.runtime.paths import engine_running
 from engine.selection.regime_guard import regime_guard
 from engine.store.db import to_json, utcnow_iso
 
@@ -170,13 +169,12 @@ def _accounts_state(engine: Engine) -> list[dict[str, Any]]:
         ids.insert(0, engine.paths.key)
     for acct in ids:
         this = acct == engine.paths.key
-        paths = EnginePaths.of(cfg, acct)
         out.append(
             {
                 "account": acct,
                 "label": cfg.account_label(acct),
                 "this_engine": this,
-                "running": this or is_locked(paths.state, paths.key),
+                "running": this or engine_running(cfg, acct),
             }
         )
     return out

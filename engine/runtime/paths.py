@@ -10,6 +10,7 @@ from pathlib import Path
 
 from config.models import PutdeskConfig
 from config.paths import database_path, log_dir, state_dir
+from engine.runtime.lock import is_locked
 
 #: sun_path is 108 bytes on Linux; keep a margin.
 MAX_SOCKET_PATH = 100
@@ -52,3 +53,9 @@ class EnginePaths:
             socket=socket_path(st, key),
             key=key,
         )
+
+
+def engine_running(cfg: PutdeskConfig, account: str | None = None) -> bool:
+    """Whether some process runs the account's engine (it holds the account lock)."""
+    paths = EnginePaths.of(cfg, account)
+    return is_locked(paths.state, paths.key)
