@@ -8,7 +8,7 @@ from collections import deque
 from rich.text import Text
 from textual.widgets import RichLog
 
-from console.format import ET
+from console.format import stamp
 from console.widgets.tones import tone
 
 MAX_LINES = 2000
@@ -33,7 +33,7 @@ class ActivityLog(RichLog):
             "debug": "dim",
         }.get(severity, "")
         line = Text()
-        line.append(f"{ts.astimezone(ET):%m-%d %H:%M:%S} ", style="dim")
+        line.append(f"{stamp(ts, getattr(self.app, 'local_zone', None))} ", style="dim")
         line.append(f"{kind:<16} ", style="bold")
         line.append(message, style=style)
         if code:

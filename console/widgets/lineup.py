@@ -9,7 +9,7 @@ from rich.text import Text
 from textual.binding import BindingType
 from textual.message import Message
 
-from console.format import DASH, ET, expiry, integer, money, num, parse_time
+from console.format import DASH, expiry, integer, money, num, parse_time, stamp
 from console.keymap import LINEUP_BINDINGS
 from console.widgets.plain_table import PlainTable
 from console.widgets.positions import KeyedTable
@@ -166,7 +166,7 @@ class LineupDoneTable(KeyedTable):
         ("expiry", "Exp"),
         ("qty", "Qty"),
         ("status", "Status"),
-        ("when", "When (ET)"),
+        ("when", "When"),
         ("reason", "Reason"),
     ]
 
@@ -187,6 +187,6 @@ class LineupDoneTable(KeyedTable):
             expiry(e.get("expiry")),
             integer(e.get("quantity")),
             Text(status, style=style) if style else status,
-            f"{when.astimezone(ET):%a %H:%M}" if when else DASH,
+            stamp(when, getattr(self.app, "local_zone", None), "%a %H:%M") if when else DASH,
             str(e.get("reason_text") or e.get("reason_code") or ""),
         )

@@ -176,6 +176,7 @@ async def test_closed_market_scan_refused_then_override_marks_stale() -> None:
         await settle(pilot)
         log = app.main.query_one(ActivityLog)
         assert any("scan refused: market closed" in line for line in log.lines_text)
+        assert all(" ET · Wed 01:" in line and "AEDT" in line for line in log.lines_text)
         assert app.main.query_one(ScannerTable).row_count == 0
 
         await pilot.press("o")
@@ -240,6 +241,8 @@ async def test_executed_entries_move_to_the_done_table_with_reasons() -> None:
         rows = [[str(c) for c in done.get_row_at(i)] for i in range(done.row_count)]
         assert rows[0][4] == "cancelled" and "no strike within 3" in rows[0][6]
         assert {r[4] for r in rows[1:]} == {"submitted"}
+        # when: ET and the local clock (Sydney, the next day there)
+        assert rows[0][5] == "Tue 09:25 ET · Wed 01:25 AEDT"
 
 
 async def test_regime_guard_is_switched_on_in_the_settings_form() -> None:

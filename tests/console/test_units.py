@@ -3,15 +3,17 @@ themes, budget levels, and the console command's lazy imports."""
 
 from __future__ import annotations
 
+import datetime as dt
 import subprocess
 import sys
 from decimal import Decimal
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
 from config.models import PutdeskConfig
-from console.format import countdown, expiry, money, pct
+from console.format import countdown, expiry, money, pct, stamp
 from console.keymap import ALL_BINDINGS, binding_ids, validate_keymap
 from console.shapes import command_summary, lineup_view, scan_view, status_view
 from console.themes import DOMAIN_DEFAULTS, ThemeFileError, load_theme_file, load_themes
@@ -30,6 +32,16 @@ def test_formatting() -> None:
     assert expiry("2026-11-27") == "Nov27"
     assert countdown(3 * 86400 + 3661) == "3d 01:01:01"
     assert countdown(-5) == "00:00:00"
+
+
+def test_times_show_et_and_the_local_clock_when_it_differs() -> None:
+    t = dt.datetime(2026, 11, 25, 14, 40, 14, tzinfo=dt.UTC)  # Wed 09:40:14 ET
+    sydney = ZoneInfo("Australia/Sydney")
+    assert stamp(t, sydney) == "11-25 09:40:14 ET · Thu 01:40 AEDT"
+    assert stamp(t, ZoneInfo("Europe/Zurich")) == "11-25 09:40:14 ET · 15:40 CET"
+    assert stamp(t, ZoneInfo("America/New_York")) == "11-25 09:40:14 ET"
+    assert stamp(t, ZoneInfo("America/Toronto"), "%a %H:%M") == "Wed 09:40 ET"  # same clock
+    assert stamp(t, None) == "11-25 09:40:14 ET"
 
 
 def test_status_view_of_the_engine_shape() -> None:
