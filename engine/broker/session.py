@@ -403,8 +403,9 @@ class Session:
             ConnState.READY,
             Reason(
                 "session.ready",
-                f"{self.account}: {len(self.ib.positions())} positions, "
-                f"{len(self.ib.openTrades())} open orders, {len(self.ib.fills())} executions",
+                f"{self.account} at connect: "
+                f"{len(self.ib.positions())} positions, {len(self.ib.openTrades())} open "
+                f"orders, {len(self.ib.fills())} executions",
             ),
         )
 

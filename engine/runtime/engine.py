@@ -38,7 +38,7 @@ from engine.broker.session import Session
 from engine.domain import Reason
 from engine.runtime.bus import EventBus
 from engine.runtime.lock import AccountLock
-from engine.runtime.paths import EnginePaths
+from engine.runtime.paths import EnginePaths, simulated_account
 from engine.runtime.registry import CommandRegistry
 from engine.store.db import Store
 
@@ -133,8 +133,7 @@ class Engine:
         return demo_clock(sim.start, sim.minutes_before_open, sim.speed, self._sim_state_file())
 
     def _sim_account(self) -> str:
-        kind = self.cfg.sim.account_kind
-        return self.cfg.ibkr.account or ("DU1234567" if kind == "paper" else "U1234567")
+        return simulated_account(self.cfg)
 
     def _sim_state_file(self) -> Path:
         return self.paths.state / f"sim-{self._sim_account()}.json"

@@ -16,13 +16,24 @@ from engine.runtime.lock import is_locked
 MAX_SOCKET_PATH = 100
 
 
+def simulated_account(cfg: PutdeskConfig) -> str:
+    """The account id the embedded simulated gateway trades: `ibkr.account`, else DU1234567
+    (`sim.account_kind: paper`) or U1234567 (live)."""
+    kind = cfg.sim.account_kind
+    return cfg.ibkr.account or ("DU1234567" if kind == "paper" else "U1234567")
+
+
 def account_key(cfg: PutdeskConfig, account: str | None = None) -> str:
     """The name an engine is known by before it connects: the account id (given, else the
-    config's default account), else a label."""
+    config's default account, else the simulated gateway's account), else "default".
+
+    A simulated config without an account is keyed by the simulated account, so `putdesk
+    status` finds the engine of `make demo` (same account, same simulator state) instead of
+    starting a second engine on that simulator's state."""
     acct = account or cfg.default_account()
     if acct:
         return acct
-    return "simulated" if cfg.ibkr.simulated else "default"
+    return simulated_account(cfg) if cfg.ibkr.simulated else "default"
 
 
 def socket_path(state: Path, key: str) -> Path:

@@ -35,8 +35,8 @@ def test_path_and_schema() -> None:
     out = run("config", "path", "--json")
     assert out.returncode == 0
     info = json.loads(out.stdout)["data"]
-    assert info["database"].endswith("putdesk-simulated.db")
-    assert info["socket"].endswith("-simulated.sock")
+    assert info["database"].endswith("putdesk-DU1234567.db")
+    assert info["socket"].endswith("-DU1234567.sock")
     acct = json.loads(run("config", "path", "--json", "--account", "DU7654321").stdout)["data"]
     assert acct["database"].endswith("putdesk-DU7654321.db")
     assert info["state_dir"] == os.environ["PUTDESK_STATE_DIR"]

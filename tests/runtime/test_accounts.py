@@ -175,3 +175,26 @@ async def test_profiles_not_in_the_file_are_never_written_into_it(tmp_path: Path
         assert (budget["margin_pct_of_nlv"], budget["max_per_sector"]) == (35, 2)
     finally:
         await api.close()
+
+
+def test_a_simulated_config_without_account_is_the_simulated_accounts_engine(
+    tmp_path: Path,
+) -> None:
+    """`putdesk status` with the default config finds the engine of `make demo` (the
+    simulated account DU1234567) instead of starting a second engine on its simulator state."""
+    from console.__main__ import demo_accounts, demo_config
+    from engine.runtime.engine import Engine
+
+    base = {"paths": {"state_dir": str(tmp_path)}}
+    plain = PutdeskConfig.model_validate({**base, "ibkr": {"simulated": True}})
+    demo = demo_accounts(demo_config(plain)).for_account(MAIN)
+    assert EnginePaths.of(plain).key == MAIN == EnginePaths.of(demo).key
+    assert EnginePaths.of(plain).socket == EnginePaths.of(demo).socket
+    assert EnginePaths.of(plain).database == EnginePaths.of(demo).database
+    assert Engine(plain)._sim_state_file() == Engine(demo)._sim_state_file()
+    live = PutdeskConfig.model_validate(
+        {**base, "ibkr": {"simulated": True}, "sim": {"account_kind": "live"}}
+    )
+    assert EnginePaths.of(live).key == "U1234567"
+    gateway = PutdeskConfig.model_validate({**base, "ibkr": {"simulated": False}})
+    assert EnginePaths.of(gateway).key == "default"

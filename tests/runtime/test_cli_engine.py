@@ -48,7 +48,7 @@ def test_headless_engine_serves_status_and_stops_on_sigterm(
         from engine.runtime.paths import socket_path
 
         # where the engine listens: a long state path moves the socket to a short /tmp path
-        sock = socket_path(state_dir, "simulated")
+        sock = socket_path(state_dir, "DU1234567")
         deadline = time.monotonic() + 30
         while time.monotonic() < deadline and not socket_alive(sock):
             if proc.poll() is not None:
@@ -90,6 +90,6 @@ def test_headless_engine_serves_status_and_stops_on_sigterm(
         if proc.poll() is None:
             proc.kill()
             proc.wait()
-    assert (state_dir / "logs" / "engine-simulated.log").exists()
+    assert (state_dir / "logs" / "engine-DU1234567.log").exists()
     assert main(["status", "--config", str(cfg), "--json"]) == 0  # now in-process
     assert json.loads(capsys.readouterr().out)["data"]["engine"]["pid"] == os.getpid()
