@@ -1,6 +1,7 @@
 """Wires execution into the engine: `install(engine)` registers ExecuteNow and
 ReconcilePositions, runs recovery on every (re)connect before the session reports READY (so
-nothing is sent before IBKR and the database agree), and follows fills through the day.
+nothing is sent before IBKR and the database agree), and follows fills through the day (at
+once on IBKR's order reports, else every WATCH_EVERY_S).
 
 Kill / Resume / GetOrders / GetPositions belong to engine.runtime.core_commands; they are only
 registered here when the core has not.
@@ -22,6 +23,7 @@ from engine.execution.reconcile_positions import reconcile_positions
 from engine.execution.records import Recorder
 from engine.execution.workflow import TwoTierWorkflow
 from engine.market.calendar import to_et
+from engine.runtime.order_activity import OrderActivity
 
 log = logging.getLogger(__name__)
 WATCH_EVERY_S = 5.0
@@ -37,6 +39,8 @@ class ExecutionService:
         self.busy: str | None = None
         self.watch_task: asyncio.Task[None] | None = None
         self._lock = asyncio.Lock()
+        #: wakes the watcher on IBKR order activity; WATCH_EVERY_S stays the fallback poll
+        self.activity = OrderActivity(engine.bus)
 
     @property
     def account_id(self) -> str:
@@ -84,7 +88,7 @@ class ExecutionService:
 
     async def _watch(self) -> None:
         while True:
-            await asyncio.sleep(WATCH_EVERY_S)
+            await self.activity.wait(WATCH_EVERY_S)
             if not self.engine.session.connected or self.engine.store is None:
                 continue
             try:

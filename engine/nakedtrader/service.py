@@ -40,6 +40,7 @@ from engine.nakedtrader.ibport import IbNtPort
 from engine.nakedtrader.recorder import NtRecorder, trade_view
 from engine.nakedtrader.watcher import NtWatcher, WatchReport
 from engine.nakedtrader.workflow import NtWorkflow, RunOutcome
+from engine.runtime.order_activity import OrderActivity
 from engine.store.trades import TradeRow
 
 if TYPE_CHECKING:
@@ -93,6 +94,8 @@ class NakedTraderService:
         self._run_lock = asyncio.Lock()
         self._watch_lock = asyncio.Lock()
         self._watch_task: asyncio.Task[None] | None = None
+        #: wakes the watch loop on IBKR order activity (the interval stays the fallback)
+        self.activity = OrderActivity(engine.bus)
         self.port = IbNtPort(engine.session, engine.orders)
         self._watcher: NtWatcher | None = None
         self.last_message: str | None = None
@@ -395,7 +398,7 @@ class NakedTraderService:
 
     async def _watch_loop(self, interval: float) -> None:
         while True:
-            await asyncio.sleep(interval)
+            await self.activity.wait(interval)
             try:
                 if not self.engine.session.connected or self.engine.store is None:
                     continue

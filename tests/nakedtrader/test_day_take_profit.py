@@ -3,11 +3,12 @@ entry fill, take-profit fill after a rally, trade closed with net P&L after comm
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 
-from engine.api.models import NtRun
+from engine.api.models import NtRun, NtWatch
 from tests.nakedtrader.conftest import NtHarness
 
 CLASSES = {"SPX": "SPXW", "XSP": "XSP", "SPY": "SPY"}
@@ -101,3 +102,37 @@ async def test_with_every_subsystem_installed(nt_full: NtHarness) -> None:
     assert nt.engine.store is not None
     rows = await nt.engine.store.fetchall("SELECT trade_strategy FROM trades")
     assert [r["trade_strategy"] for r in rows] == ["nakedtrader"]
+
+
+async def test_the_watcher_books_a_fill_on_ibkrs_report_not_at_the_next_poll(
+    nt: NtHarness,
+) -> None:
+    """With the fallback poll an hour away, the take-profit fill is booked within moments of
+    IBKR reporting it: the watch loop wakes on order activity."""
+    res = await nt.request(NtRun(overrides={"instrument": "XSP", "limit_price": "bid"}))
+    assert res.ok, res.error
+    tid = res.data["trade_id"]
+    await nt.advance_until(
+        tid, lambda t: t["status"] == "open", step_s=30, max_steps=20, what="entry fill"
+    )
+    await nt.svc.stop_watching()
+    nt.svc.start_watching(interval=3600)
+    assert nt.engine.store is not None
+
+    async def status() -> str:
+        rows = await nt.engine.store.fetchall("SELECT status FROM trades WHERE id=?", (tid,))
+        return str(rows[0]["status"])
+
+    nt.gw.apply_gap("XSP", 0.015)
+    for _ in range(30):  # the put decays to the take-profit; no NtWatch asks for a sync
+        nt.gw.advance_clock(600)
+        for _ in range(10):
+            await asyncio.sleep(0.1)
+            if await status() == "closed":
+                break
+        else:
+            continue
+        break
+    assert await status() == "closed"
+    [closed] = [t for t in (await nt.request(NtWatch())).data["trades"] if t["id"] == tid]
+    assert closed["exit_reason"] == "take_profit"
