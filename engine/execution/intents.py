@@ -132,6 +132,17 @@ class IntentRepo:
                         (status, _iso(now), reason.code, reason.text, ref),
                     )
 
+    async def note_cancel(self, refs: list[str], reason: Reason, now: dt.datetime) -> None:
+        """Why putdesk is asking IBKR to cancel these orders; the watcher gives the cancel,
+        once IBKR confirms it, this reason (the status stays IBKR's to report)."""
+        async with self.store.transaction() as conn:
+            for ref in refs:
+                await conn.execute(
+                    "UPDATE order_intents SET cancel_code=?, cancel_text=?, updated_at=? "
+                    "WHERE order_ref=?",
+                    (reason.code, reason.text, _iso(now), ref),
+                )
+
     async def get(self, ref: str) -> Intent | None:
         row = await self.store.fetchone("SELECT * FROM order_intents WHERE order_ref=?", (ref,))
         return Intent.from_row(row) if row else None

@@ -12,6 +12,7 @@ import json
 
 from engine.domain import Reason
 from engine.execution.brackets import is_putdesk_ref
+from engine.execution.intents import IntentRepo
 from engine.execution.ports import OrderPort
 from engine.execution.records import Recorder, iso, set_lineup
 from engine.store.db import Store
@@ -85,13 +86,16 @@ async def kill(
     cancelled: list[str] = []
     problems: list[str] = []
     if port is not None and port.connected():
-        for o in await port.orders():
-            if is_putdesk_ref(o.order_ref) and o.working:
-                try:
-                    await port.cancel(o.order_ref)
-                    cancelled.append(o.order_ref)
-                except Exception as exc:  # each cancel is attempted; failures are reported
-                    problems.append(f"{o.order_ref}: {exc}")
+        working = [o for o in await port.orders() if is_putdesk_ref(o.order_ref) and o.working]
+        await IntentRepo(store, account_id).note_cancel(
+            [o.order_ref for o in working], Reason("halt.killed", f"kill switch: {reason}"), now
+        )
+        for o in working:
+            try:
+                await port.cancel(o.order_ref)
+                cancelled.append(o.order_ref)
+            except Exception as exc:  # each cancel is attempted; failures are reported
+                problems.append(f"{o.order_ref}: {exc}")
     else:
         problems.append("not connected to IBKR: no order could be cancelled")
     closed = await close_lineup_entries(store, account_id, Reason("halt.killed", reason), now)

@@ -175,8 +175,11 @@ class Watcher:
         old_status = str(intent["status"])
         if new_status != old_status and old_status not in ("void",):
             reason = o.error
-            if reason is None and new_status == "cancelled" and intent["reason_code"] is None:
-                reason = Reason("order.cancelled", f"IBKR reports {o.status}")
+            if reason is None and new_status == "cancelled":
+                if intent["cancel_code"]:  # putdesk asked for it, and said why
+                    reason = Reason(str(intent["cancel_code"]), str(intent["cancel_text"] or ""))
+                elif intent["reason_code"] is None:
+                    reason = Reason("order.cancelled", f"IBKR reports {o.status}")
             await conn.execute(
                 "UPDATE order_intents SET status=?, updated_at=?, reason_code=COALESCE(?, "
                 "reason_code), reason_text=COALESCE(?, reason_text) WHERE id=?",

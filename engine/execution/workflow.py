@@ -572,7 +572,9 @@ class TwoTierWorkflow:
                     Reason("tier2.start", "tier 2: cancelling before repricing"),
                     status="repricing",
                 )
-            ok = await self._cancel_working(lid)
+            ok = await self._cancel_working(
+                lid, Reason("tier2.cancel", "cancelled by tier 2 to reprice toward the bid")
+            )
             if not ok:
                 await self.record(
                     lid,
@@ -604,11 +606,14 @@ class TwoTierWorkflow:
                         status="partial",
                     )
 
-    async def _cancel_working(self, lineup_id: int) -> bool:
-        """Cancel the working entry order(s) of an entry and wait for IBKR to confirm."""
+    async def _cancel_working(self, lineup_id: int, reason: Reason) -> bool:
+        """Cancel the working entry order(s) of an entry for `reason` (kept on their intents
+        for the cancel's record) and wait for IBKR to confirm."""
         await self.sync()
         assert self._last is not None
         working = [o for o in self._entry_orders(lineup_id, self._last.orders) if o.working]
+        if working:
+            await self.intents.note_cancel([o.order_ref for o in working], reason, self.now())
         for o in working:
             await self.port.cancel(o.order_ref)
         deadline = self.now() + dt.timedelta(seconds=self.cancel_timeout_s)
@@ -677,7 +682,7 @@ class TwoTierWorkflow:
 
     async def _stop_entry(self, row: dict[str, Any], reason: Reason, *, final_status: str) -> None:
         lid = int(row["id"])
-        ok = await self._cancel_working(lid)
+        ok = await self._cancel_working(lid, reason)
         sold = await self._sold(lid)
         if ok:
             await self._protect(lid, sold)

@@ -254,6 +254,11 @@ class NtWatcher:
                 o = by_ref.get(child)
                 if o is not None and o.status in WORKING and self.cancel is not None:
                     try:
+                        await IntentRepo(self.store, self.account_id or "").note_cancel(
+                            [child],
+                            Reason("nt.settled", f"trade {t.id} {reason}: its exit is cancelled"),
+                            now,
+                        )
                         await self.cancel(child)
                     except Exception:
                         continue

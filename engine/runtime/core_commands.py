@@ -314,6 +314,13 @@ async def kill(engine: Engine, cmd: Kill) -> Result:
     error = None
     if engine.session.connected:
         try:
+            if engine.store is not None:  # the cancels' records say why, once IBKR confirms
+                from engine.execution.intents import IntentRepo
+
+                refs = [str(t.order.orderRef) for t in engine.orders.putdesk_open_trades()]
+                await IntentRepo(engine.store, engine.account or "").note_cancel(
+                    refs, Reason("engine.killed", f"kill switch: {cmd.reason}"), engine.now()
+                )
             cancelled = await engine.orders.cancel_all_putdesk()
         except BrokerError as exc:
             error = exc.reason.text

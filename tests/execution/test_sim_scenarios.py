@@ -285,3 +285,36 @@ async def test_disconnect_during_execution_resumes_without_duplicates() -> None:
         assert execs["n"] == len(
             [r for r in gw.book.executions_log if str(r["order_ref"]).startswith("pd-")]
         )
+
+
+async def test_kill_switch_cancels_are_recorded_with_its_reason() -> None:
+    """The engine's kill switch cancels the working bracket; once IBKR confirms, each cancel's
+    intent and order.status event carry the kill's reason (not "IBKR reports Cancelled")."""
+    from engine.api.models import Kill
+
+    async with sim_engine(seed=3) as (gw, eng, svc):
+        await stage(eng)
+        wf = flow(gw, svc)
+        await wf.recovery.run(wf.now())
+        await wf.stage2()
+        gw.advance_clock((OPEN - wf.now()).total_seconds())
+        await wf.tier1()
+        working = {b[0] for b in book(gw) if b[1] in ("Submitted", "PreSubmitted")}
+        assert {"pd-L1-1", "pd-L1-1-tp", "pd-L1-1-sl"} <= working
+        res = await eng.request(Kill(reason="e2e kill"))
+        assert res.ok and res.data["cancelled"] == len(working)
+        await asyncio.sleep(0.2)
+        await wf.sync()
+        for ref in ("pd-L1-1", "pd-L1-1-tp", "pd-L1-1-sl"):
+            it = await row(eng, "SELECT * FROM order_intents WHERE order_ref=?", ref)
+            assert it["status"] == "cancelled", ref
+            assert (it["reason_code"], it["reason_text"]) == (
+                "engine.killed",
+                "kill switch: e2e kill",
+            )
+        cancels = [
+            e.message
+            for e in eng.bus.recent(500, "order.status")
+            if e.severity != "debug" and " Cancelled" in e.message
+        ]
+        assert len(cancels) == 3 and all("kill switch: e2e kill" in m for m in cancels), cancels

@@ -99,6 +99,14 @@ async def test_tier2_reprices_and_fills(store: Store) -> None:
     assert ex.books["pd-L1-1"].status == "Cancelled"
     assert ex.books["pd-L1-2"].status == "Filled"
     assert len(ex.place_calls) == len(set(ex.place_calls))  # each order sent once
+    # the tier-1 order's cancel is recorded with tier 2's reason, not "IBKR reports Cancelled"
+    first = await store.fetchone("SELECT * FROM order_intents WHERE order_ref='pd-L1-1'")
+    assert first is not None and first["status"] == "cancelled"
+    assert first["reason_code"] == "tier2.cancel" and "reprice" in first["reason_text"]
+    [ev] = await store.fetchall(
+        "SELECT * FROM events WHERE kind='order.status' AND message LIKE 'pd-L1-1 Cancelled%'"
+    )
+    assert ev["code"] == "tier2.cancel"
     trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
     assert trade is not None and trade["entry_price"] == "0.48"
     assert await events(store, "price.tier2")
@@ -214,6 +222,10 @@ async def test_kill_switch_cancels_and_halts(store: Store) -> None:
     assert raw is not None and json.loads(raw)["halted"] is True
     await ex.advance(1)
     assert ex.books["pd-L1-1"].status == "Cancelled"
+    await wf.sync()  # IBKR confirms: the cancel keeps the kill's reason
+    intent = await store.fetchone("SELECT * FROM order_intents WHERE order_ref='pd-L1-1'")
+    assert intent is not None and intent["status"] == "cancelled"
+    assert (intent["reason_code"], intent["reason_text"]) == ("halt.killed", "kill switch: test")
     row = await lineup_row(store, 1)  # the entry in execution ends with the kill's reason
     assert row["status"] == "cancelled" and row["reason_code"] == "halt.killed"
     await add_lineup(store, ex)

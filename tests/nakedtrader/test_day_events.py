@@ -54,6 +54,16 @@ async def test_expiry_worthless_at_the_close_closes_the_trade(nt: NtHarness) -> 
     assert Decimal(t["exit_price"]) == 0
     commission = Decimal(t["commission"])
     assert Decimal(t["net_pnl"]) == entry * 100 - commission
+    # the exits left working on the expired option are cancelled, and say why
+    assert nt.engine.store is not None
+    exits = await nt.engine.store.fetchall(
+        "SELECT status, reason_code, reason_text FROM order_intents WHERE order_ref LIKE '%-tp' "
+        "OR order_ref LIKE '%-sl'"
+    )
+    assert len(exits) == 2
+    for x in exits:
+        assert (x["status"], x["reason_code"]) == ("cancelled", "nt.settled")
+        assert x["reason_text"] == f"trade {tid} expired: its exit is cancelled"
 
 
 async def test_rerunning_nt_the_same_day_respects_the_daily_limit(nt: NtHarness) -> None:
