@@ -9,9 +9,15 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import DataTable, Label
+from textual.widgets import Label
 
 from console.keymap import APP_BINDINGS, LINEUP_BINDINGS, SCANNER_BINDINGS, SETTINGS_BINDINGS
+from console.widgets.plain_table import PlainTable
+
+#: #help-box in putdesk.tcss: 100 columns at most, 98 % of the screen; its border takes 2.
+BOX_WIDTH, BOX_SHARE, BORDER = 100, 0.98, 2
+#: Per column, the table pads one cell each side; and one more for the scrollbar.
+CELL_PAD, SCROLLBAR = 2, 1
 
 SECTIONS: list[tuple[str, list[Binding]]] = [
     ("Everywhere", APP_BINDINGS),
@@ -44,15 +50,22 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         with Vertical(id="help-box"):
             yield Label("putdesk keys  (escape closes; remap with console.keymap)", id="help-title")
-            table: DataTable[str] = DataTable(id="help-table", cursor_type="row")
+            table: PlainTable[str] = PlainTable(id="help-table", cursor_type="row")
             yield table
 
     def on_mount(self) -> None:
-        table = self.query_one("#help-table", DataTable)
-        # keys and what they do first: they are what fits on an 80-column terminal
-        table.add_columns("Keys", "What it does", "Where", "Id")
-        for where, keys, what, binding_id in key_rows(self.keymap):
-            table.add_row(keys, what, where, binding_id)
+        table = self.query_one("#help-table", PlainTable)
+        rows = key_rows(self.keymap)
+        # keys and what they do first, what they do wrapped to the box: on an 80-column
+        # terminal the whole description is read without scrolling sideways
+        keys_w = max(len("Keys"), *(len(r[1]) for r in rows))
+        inner = min(BOX_WIDTH, int(self.app.size.width * BOX_SHARE)) - BORDER
+        what_w = max(24, inner - keys_w - 2 * CELL_PAD - SCROLLBAR)
+        table.add_column("Keys", width=keys_w)
+        table.add_column("What it does", width=what_w)
+        table.add_columns("Where", "Id")
+        for where, keys, what, binding_id in rows:
+            table.add_row(keys, what, where, binding_id, height=None)
         table.focus()
 
     def action_close(self) -> None:
