@@ -384,6 +384,7 @@ class SelectionService:
             symbols_total=len(uni.symbols),
             stale=stale,
             config_snapshot_id=snap_id,
+            now=self.engine.now(),
         )
         self.publish(
             "scan.started",
@@ -426,9 +427,10 @@ class SelectionService:
                 ai_reason=verdict.reason,
                 messages_sent=messages,
                 summary=summary,
+                now=self.engine.now(),
             )
         except Exception as exc:
-            await repo.fail(scan_id, f"{type(exc).__name__}: {exc}")
+            await repo.fail(scan_id, f"{type(exc).__name__}: {exc}", self.engine.now())
             self.publish("scan.finished", f"scan {scan_id} failed: {exc}", scan_id=scan_id)
             raise
         rows = await repo.candidates(scan_id)

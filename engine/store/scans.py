@@ -9,6 +9,7 @@ snapshots are deduplicated by SHA-256 of the canonical JSON body.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import json
 from collections.abc import Mapping
@@ -101,6 +102,10 @@ class CandidateRecord:
         return out
 
 
+def _iso(now: dt.datetime | None) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="microseconds") if now else utcnow_iso()
+
+
 class ScanRepo:
     """Reads and writes scans and candidates."""
 
@@ -115,12 +120,14 @@ class ScanRepo:
         symbols_total: int,
         stale: bool,
         config_snapshot_id: int | None,
+        now: dt.datetime | None = None,
     ) -> int:
+        """A running scan; `now` is the engine's clock (the simulated time on the demo)."""
         return await self.store.insert(
             "scans",
             {
                 "account_id": account_id,
-                "started_at": utcnow_iso(),
+                "started_at": _iso(now),
                 "status": "running",
                 "source": source,
                 "symbols_total": symbols_total,
@@ -144,6 +151,7 @@ class ScanRepo:
         ai_reason: str | None = None,
         messages_sent: int | None = None,
         summary: Mapping[str, Any] | None = None,
+        now: dt.datetime | None = None,
     ) -> list[int]:
         """Write every candidate row and close the scan, in one transaction."""
         ids: list[int] = []
@@ -155,7 +163,7 @@ class ScanRepo:
                 "scans",
                 scan_id,
                 {
-                    "finished_at": utcnow_iso(),
+                    "finished_at": _iso(now),
                     "status": status,
                     "ai_status": ai_status,
                     "ai_reason": ai_reason,
@@ -165,14 +173,14 @@ class ScanRepo:
             )
         return ids
 
-    async def fail(self, scan_id: int, reason: str) -> None:
+    async def fail(self, scan_id: int, reason: str, now: dt.datetime | None = None) -> None:
         async with self.store.transaction() as conn:
             await update_row(
                 conn,
                 "scans",
                 scan_id,
                 {
-                    "finished_at": utcnow_iso(),
+                    "finished_at": _iso(now),
                     "status": "failed",
                     "summary_json": to_json({"error": reason}),
                 },
