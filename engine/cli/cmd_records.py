@@ -447,7 +447,9 @@ COLUMNS = (
     ("contract", None),
     ("side", "side"),
     ("qty", "quantity"),
+    ("opened", "entry_time"),
     ("entry", "entry_price"),
+    ("closed", "exit_time"),
     ("exit", "exit_price"),
     ("reason", "exit_reason"),
     ("comm", "commission"),
@@ -466,7 +468,22 @@ def _cell(t: dict[str, Any], key: str | None) -> str:
         return "-"
     if key == "entry_price" and t.get("estimated"):
         return f"{v}*"
+    if key in ("entry_time", "exit_time"):
+        return et_day(v)
     return str(v)
+
+
+def et_day(v: Any) -> str:
+    """An ISO time as its New York trading date (what IBKR and the tax report call the day)."""
+    from engine.market.calendar import to_et
+
+    try:
+        t = dt.datetime.fromisoformat(str(v))
+    except ValueError:
+        return str(v)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    return to_et(t).date().isoformat()
 
 
 def _print_trades(data: dict[str, Any]) -> None:

@@ -3,7 +3,9 @@ engine needed), human and --json output and their exit codes."""
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 from tests.cli.conftest import Run, doc_of
 from tests.records.conftest import ORCL
@@ -23,6 +25,15 @@ def test_trades_empty_then_after_a_flex_import(run: Run, tmp_path: Path) -> None
     assert trades and all(t["symbol"] for t in trades)
     code, out, _ = run("trades", "--since", "2017-09-01")
     assert code == 0 and "ORCL" in out and out.splitlines()[0].startswith("id\tstrategy")
+    # each trade's opening and closing day (New York), beside its prices
+    head = out.splitlines()[0].split("\t")
+    assert head[7:11] == ["opened", "entry", "closed", "exit"]
+    first = next(t for t in trades if t["entry_time"] and t["exit_time"])
+    row = next(ln.split("\t") for ln in out.splitlines() if ln.startswith(f"{first['id']}\t"))
+    ny = ZoneInfo("America/New_York")
+    for col, key in ((7, "entry_time"), (9, "exit_time")):
+        when = dt.datetime.fromisoformat(first[key]).astimezone(ny)
+        assert row[col] == when.date().isoformat()
     code, out, _ = run("trades", "--since", "2099-01-01", "--json")
     assert code == 0 and doc_of(out)["data"]["trades"] == []
 

@@ -52,8 +52,8 @@ async def test_auto_select_50_symbols_margins_equal_gateway_what_if(engine: Engi
     scan = r.data["scan"]
     assert scan["symbols_done"] == 50 and scan["status"] == "finished"
     # stamped on the engine's clock (the stepped 10:00 ET here, the simulated time in the demo)
-    assert scan["started_at"] == scan["finished_at"] == engine.now().isoformat(
-        timespec="microseconds"
+    assert (
+        scan["started_at"] == scan["finished_at"] == engine.now().isoformat(timespec="microseconds")
     )
     assert scan["ai_status"] == "off" and "no API key" in scan["ai_reason"]
     status = await engine.request(GetStatus())  # the header's AI on/off, before any scan too
