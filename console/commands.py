@@ -49,6 +49,17 @@ class PutdeskCommands(Provider):
     async def search(self, query: str) -> Hits:
         matcher = self.matcher(query)
         for title, help_text, action in ACTIONS:
-            score = matcher.match(title)
+            score = rank(title, query, matcher.match(title))
             if score > 0:
                 yield Hit(score, matcher.highlight(title), self._run(action), help=help_text)
+
+
+def rank(title: str, query: str, fuzzy: float) -> float:
+    """The fuzzy score, with a title that starts with what was typed first: "switch" is
+    "Switch account" before "Kill switch" (enter takes the top hit)."""
+    if fuzzy <= 0:
+        return fuzzy
+    typed = query.strip().lower()
+    if typed and title.lower().startswith(typed):
+        return 1.0
+    return min(fuzzy, 0.99)

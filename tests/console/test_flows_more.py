@@ -60,10 +60,10 @@ async def test_help_lists_every_key_and_palette_runs_actions() -> None:
         await pilot.pause()
         assert isinstance(app.screen, HelpScreen)
         table = app.screen.query_one(DataTable)
-        ids = {table.get_row_at(i)[3] for i in range(table.row_count)}
+        ids = {str(table.get_row_at(i)[3]) for i in range(table.row_count)}
         assert {"putdesk.kill", "putdesk.scan", "lineup.qty_up", "settings.save"} <= ids
-        first = table.get_row_at(0)  # keys and what they do first (what fits at 80 columns)
-        assert first[0] == "?, f1" and first[1] == "List every key" and first[2] == "Everywhere"
+        first = [str(c) for c in table.get_row_at(0)]  # keys and what they do first
+        assert first[:3] == ["?, f1", "List every key", "Everywhere"]
         await pilot.press("escape")
         await pilot.pause()
         await pilot.press("ctrl+p")
@@ -73,6 +73,17 @@ async def test_help_lists_every_key_and_palette_runs_actions() -> None:
         await pilot.press("enter")
         await pilot.pause(0.2)
         assert isinstance(app.screen, ConfirmScreen)
+        await pilot.press("n")
+        await pilot.pause()
+        # "switch" is "Switch account", not "Kill switch": enter runs the top hit
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"switch")
+        await pilot.pause(0.3)
+        await pilot.press("enter")
+        await pilot.pause(0.2)
+        assert not isinstance(app.screen, ConfirmScreen)
+        assert "No accounts are configured" in "\n".join(str(n.message) for n in app._notifications)
 
 
 async def test_panes_switch_by_number_at_80x24() -> None:
