@@ -10,6 +10,11 @@ ET = ZoneInfo("America/New_York")
 DASH = "-"
 
 
+def clip(text: str, width: int) -> str:
+    """`text` in at most `width` columns, ending in "…" when it was cut."""
+    return text if len(text) <= width else text[: max(width - 1, 0)] + "…"
+
+
 def num(v: Any, places: int = 2) -> str:
     """A number with fixed places, or a dash when missing."""
     if v is None or v == "":

@@ -11,7 +11,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import RowDoesNotExist
 
-from console.format import DASH, expiry, integer, money, num, pct
+from console.format import DASH, clip, expiry, integer, money, num, pct
 from console.keymap import SCANNER_BINDINGS
 from console.widgets.plain_table import PlainTable
 from console.widgets.tones import tone
@@ -114,7 +114,7 @@ class ScannerTable(PlainTable[Cell]):
         ai_line = c.get("ai_line") or (f"{c['ai_score']:.0f}" if c.get("ai_score") else DASH)
         return (
             str(c.get("symbol") or DASH),
-            str(c.get("sector") or DASH)[:12],
+            clip(str(c.get("sector") or DASH), 12),
             num(c.get("underlying_price")),
             num(c.get("strike"), 1),
             f"{expiry(c.get('expiry'))}/{integer(c.get('dte'))}",
@@ -128,7 +128,7 @@ class ScannerTable(PlainTable[Cell]):
             pct(_times100(c.get("return_on_margin")), 2),
             score_cell,
             parts,
-            str(ai_line)[:28],
+            clip(str(ai_line), 28),
             status_cell,
         )
 

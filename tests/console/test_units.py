@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from config.models import PutdeskConfig
-from console.format import countdown, expiry, money, pct, stamp
+from console.format import clip, countdown, expiry, money, pct, stamp
 from console.keymap import ALL_BINDINGS, binding_ids, validate_keymap
 from console.shapes import command_summary, lineup_view, scan_view, status_view
 from console.themes import DOMAIN_DEFAULTS, ThemeFileError, load_theme_file, load_themes
@@ -32,6 +32,7 @@ def test_formatting() -> None:
     assert expiry("2026-11-27") == "Nov27"
     assert countdown(3 * 86400 + 3661) == "3d 01:01:01"
     assert countdown(-5) == "00:00:00"
+    assert clip("Semiconductors", 12) == "Semiconduct…" and clip("Internet", 12) == "Internet"
 
 
 def test_times_show_et_and_the_local_clock_when_it_differs() -> None:
