@@ -120,6 +120,10 @@ class StatusHeader(Vertical):
             text.append(f" {s['account']}")
         elif self.label and self.compact:
             text.append(f" {self.label}", style="bold")
+        engine = s.get("engine") or {}
+        if engine.get("state") == "halted":  # first after the account: never cut off
+            text.append("  ")
+            text.append(" HALTED ", style=f"bold reverse {tone(self, 'loss')}")
         conn = s.get("connection") or {}
         state = str(conn.get("state") or "unknown")
         data = str(conn.get("market_data") or "unknown")
@@ -145,12 +149,11 @@ class StatusHeader(Vertical):
         else:
             # the short reason ("no API key"); the hint after it is in the scan pane and status
             why = str(ai.get("reason") or "").removeprefix("AI off: ").split(" (", 1)[0]
+            if self.compact:  # 80 columns: the reason is in the scan pane and status
+                why = ""
             text.append(
                 "  AI off" + (f" ({why})" if why else ""), style=tone(self, "warning-domain")
             )
-        engine = s.get("engine") or {}
-        if engine.get("state") == "halted":
-            text.append("  HALTED", style=f"bold reverse {tone(self, 'loss')}")
         if conn.get("reason") and not ok:
             text.append(f"  {conn['reason']}", style=tone(self, "loss"))
         return text

@@ -89,9 +89,19 @@ class PositionsTable(KeyedTable):
             num(p.get("avg_price")),
             num(p.get("market_price")),
             pnl_cell,
-            str(p.get("bracket_status") or DASH),
+            self._bracket_cell(p.get("bracket_status")),
             str(p.get("strategy") or DASH),
         )
+
+    def _bracket_cell(self, status: Any) -> Cell:
+        """An open position without working exits is shown in the loss colour, one with only
+        one of them in the warning colour."""
+        text = str(status or DASH)
+        if text == "unprotected":
+            return Text("UNPROTECTED", style=f"bold {tone(self, 'loss')}")
+        if text in ("stop_only", "take_profit_only"):
+            return Text(text, style=tone(self, "warning-domain"))
+        return text
 
 
 #: How each bracket role is shown (engine.broker.orders.bracket_role).

@@ -48,6 +48,25 @@ def intent_status_for(order: BrokerOrder) -> str:
 ENTRY_OUT = ("submitted", "repriced")
 
 
+def exit_protection(tp: BrokerOrder | None, sl: BrokerOrder | None) -> str | None:
+    """The bracket status an open trade's exit orders give it: `working` (every exit it has
+    is working), `stop_only` / `take_profit_only` (one of two ended), `unprotected` (none
+    working); None when IBKR reports neither order (nothing to say)."""
+    if tp is None and sl is None:
+        return None
+    tp_on = tp is not None and tp.working
+    sl_on = sl is not None and sl.working
+    if tp_on and (sl_on or sl is None):
+        return "working"
+    if sl_on and (tp_on or tp is None):
+        return "working"
+    if sl_on:
+        return "stop_only"
+    if tp_on:
+        return "take_profit_only"
+    return "unprotected"
+
+
 def leg_of(ref: str) -> str:
     if ref.endswith("-tp"):
         return "take_profit"
@@ -116,6 +135,7 @@ class Watcher:
             touched |= await self._late_commissions(conn, commissions)
             for tid in sorted(touched):
                 await self._recompute(conn, tid, now, report, by_ref=report.by_ref())
+            await self._exit_protection(conn, now, report)
             events = await self.rec.write(conn)
         await self.rec.announce(events)
         return report
@@ -410,6 +430,43 @@ class Watcher:
                 if trade_id:
                     touched.add(int(trade_id))
         return touched
+
+    async def _exit_protection(
+        self, conn: aiosqlite.Connection, now: dt.datetime, report: SyncReport
+    ) -> None:
+        """An open trade whose exit orders changed state gets the bracket status they leave
+        it with: a kill switch or a cancel in TWS that ends its exits says `unprotected`
+        (and warns), never a stale `working`."""
+        bases = {
+            ref[: -len(suffix)]
+            for ref, _status in report.status_changes
+            for suffix in ("-tp", "-sl")
+            if ref.endswith(suffix)
+        }
+        by_ref = report.by_ref()
+        for base in sorted(bases):
+            for trade in await conn.execute_fetchall(
+                "SELECT id, symbol, bracket_status FROM trades WHERE entry_order_ref=? AND "
+                "status='open'",
+                (base,),
+            ):
+                state = exit_protection(by_ref.get(f"{base}-tp"), by_ref.get(f"{base}-sl"))
+                if state is None or state == trade["bracket_status"]:
+                    continue
+                await conn.execute(
+                    "UPDATE trades SET bracket_status=?, updated_at=? WHERE id=?",
+                    (state, iso(now), trade["id"]),
+                )
+                if state == "unprotected":
+                    self.rec.event(
+                        "notice",
+                        f"trade {trade['id']} {trade['symbol']}: no exit order is working "
+                        "(take-profit and stop ended); the position is open without them",
+                        now,
+                        reason=Reason("bracket.unprotected", "exit orders ended, position open"),
+                        severity="warning",
+                        data={"trade_id": trade["id"], "entry_order_ref": base},
+                    )
 
     async def _recompute(
         self,

@@ -319,3 +319,16 @@ async def test_notifications_are_plain_text() -> None:
         assert why in note.message and not note.markup
         await pilot.pause(0.2)  # the toast renders without a markup error
         assert app.is_running
+
+
+async def test_halted_stays_in_view_on_an_80_column_header() -> None:
+    app = make_app()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("K")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        who = app.main.query_one(StatusHeader).who_text().plain
+        assert "HALTED" in who[:80], who
+        assert who.index("HALTED") < who.index("ready")  # before the rest of the line

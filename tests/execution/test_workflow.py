@@ -373,3 +373,60 @@ async def test_stage2_adapt_records_the_new_strike_and_keeps_the_staged_one(
     assert Decimal(row["premium"]) == Decimal(str(new.bid)).quantize(Decimal("0.01"))
     assert sel["stage2"]["action"] == "swap" and sel["stage2"]["strikes_moved"] >= 1
     assert sel["stage2"]["staged"]["strike"] == "90.0" and sel["stage2"]["staged"]["delta"] == -0.07
+
+
+async def test_exits_ended_by_a_kill_leave_the_open_trade_unprotected(store: Store) -> None:
+    """The kill switch cancels the take-profit and stop of a filled entry: the open trade's
+    bracket status says `unprotected` (with a warning), not a stale `working`."""
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    wf = workflow(store, ex, config(), hook=bid_to(90.0, 0.50))
+    await wf.run()
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["status"] == "open"
+    assert trade["bracket_status"] == "working"
+    await kill(ex, store, ACCOUNT, Recorder(store, ACCOUNT), ex.clock.now(), "test")
+    await ex.advance(1)
+    await wf.sync()
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["status"] == "open"
+    assert trade["bracket_status"] == "unprotected"
+    [warn] = await events(store, "bracket.unprotected")
+    assert warn["severity"] == "warning" and "no exit order is working" in warn["message"]
+    await wf.sync()  # nothing new: no second warning
+    assert len(await events(store, "bracket.unprotected")) == 1
+
+
+def test_exit_protection_of_a_trades_exit_orders() -> None:
+    from engine.execution.ports import BrokerOrder
+    from engine.execution.watcher import exit_protection
+
+    def order(ref: str, status: str) -> BrokerOrder:
+        return BrokerOrder(
+            order_ref=ref,
+            order_id=1,
+            perm_id=1,
+            parent_id=0,
+            symbol="XYZ",
+            con_id=1,
+            action="BUY",
+            quantity=1,
+            order_type="LMT",
+            limit_price=Decimal("0.25"),
+            aux_price=None,
+            tif="GTC",
+            status=status,
+            filled=0,
+            remaining=1,
+            avg_fill_price=None,
+        )
+
+    tp, tp_off = order("r-tp", "Submitted"), order("r-tp", "Cancelled")
+    sl, sl_off = order("r-sl", "PreSubmitted"), order("r-sl", "Cancelled")
+    assert exit_protection(tp, sl) == "working"
+    assert exit_protection(tp, None) == "working"  # a bracket without a stop
+    assert exit_protection(tp_off, sl) == "stop_only"
+    assert exit_protection(tp, sl_off) == "take_profit_only"
+    assert exit_protection(tp_off, sl_off) == "unprotected"
+    assert exit_protection(tp_off, None) == "unprotected"
+    assert exit_protection(None, None) is None
