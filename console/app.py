@@ -67,6 +67,7 @@ from engine.api.models import (
     Kill,
     NtRun,
     NtStatus,
+    ProtectPositions,
     Result,
     Resume,
     SaveSettings,
@@ -111,6 +112,7 @@ COMMAND_REFRESH: dict[str, tuple[str, ...]] = {
     "execute_now": ("lineup", "positions", "status"),
     "kill": ("status", "positions"),
     "resume": ("status",),
+    "protect_positions": ("positions", "status"),
     "nt_run": ("nt", "positions"),
     "save_settings": ("settings", "status"),
 }
@@ -955,6 +957,24 @@ class PutdeskApp(App[int]):
 
     def action_resume(self) -> None:
         self.send("resume", Resume())
+
+    def action_protect(self) -> None:
+        live = self._kind() == "LIVE"
+
+        def done(ok: bool | None) -> None:
+            if ok:
+                self.send("protect_positions", ProtectPositions(live_confirmed=live))
+
+        self.push_screen(
+            ConfirmScreen(
+                "Protect open positions",
+                "Place a take-profit and a stop for every open trade that has no exit order "
+                "working (after the kill switch, or exits cancelled in TWS)?"
+                + (" This is a LIVE account." if live else ""),
+                word="LIVE" if live else None,
+            ),
+            done,
+        )
 
     def action_clear_lineup(self) -> None:
         def done(ok: bool | None) -> None:

@@ -21,6 +21,11 @@ ACTIONS: list[tuple[str, str, str]] = [
     ("Toggle closed-market override", "Allow scans while closed (marked stale)", "toggle_override"),
     ("Kill switch", "Cancel all putdesk orders and halt (asks first)", "kill"),
     ("Resume engine", "Resume after a kill", "resume"),
+    (
+        "Protect open positions",
+        "Place exits for open trades left without any (asks first)",
+        "protect",
+    ),
     ("Run NakedTrader", "Select and place today's index trade (asks first)", "nt_run"),
     ("Settings", "Open or close the settings panel", "toggle_settings"),
     ("Refresh", "Reload everything from the engine", "refresh"),

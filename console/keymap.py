@@ -58,6 +58,14 @@ APP_BINDINGS: list[Binding] = [
         tooltip="Resume the engine after a kill",
     ),
     Binding(
+        "P",
+        "protect",
+        "Protect",
+        show=False,
+        id="putdesk.protect",
+        tooltip="Place exits (take-profit, stop) for open trades left without any (asks first)",
+    ),
+    Binding(
         "n",
         "nt_run",
         "NT run",

@@ -228,6 +228,12 @@ def command_summary(label: str, data: dict[str, Any]) -> str:
         n = len(approved) if isinstance(approved, list) else approved
         refused = data.get("refused") or []
         return f"approved {n}" + (f", refused {len(refused)}" if refused else "")
+    if label == "protect_positions":
+        decisions = data.get("decisions") or []
+        placed = sum(1 for d in decisions if d.get("code") == "exits.protected")
+        others = [d for d in decisions if d.get("code") != "exits.protected"]
+        text = f"exits placed for {placed} trade(s)"
+        return text + (f"; {others[0]['text']}" if placed == 0 and others else "")
     if label == "kill":
         return f"HALTED: {data.get('cancelled', 0)} order(s) cancelled"
     if label == "save_settings":

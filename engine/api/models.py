@@ -75,6 +75,13 @@ class ExecuteNow(Cmd):
     live_confirmed: bool = False
 
 
+class ProtectPositions(Cmd):
+    """Place exits (take-profit + stop) for open putdesk trades that have none working."""
+
+    cmd: Literal["protect_positions"] = "protect_positions"
+    live_confirmed: bool = False
+
+
 class GetOrders(Cmd):
     cmd: Literal["get_orders"] = "get_orders"
 
@@ -184,6 +191,7 @@ Command = Annotated[
     | ClearLineup
     | GetLineup
     | ExecuteNow
+    | ProtectPositions
     | GetOrders
     | GetPositions
     | GetTrades

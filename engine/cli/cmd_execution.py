@@ -1,6 +1,6 @@
-"""`putdesk execute-two-tier`, `putdesk reconcile-positions`, `putdesk orders`,
-`putdesk positions`: execution from the command line, through the account's engine (running,
-or started in-process).
+"""`putdesk execute-two-tier`, `putdesk protect-exits`, `putdesk reconcile-positions`,
+`putdesk orders`, `putdesk positions`: execution from the command line, through the account's
+engine (running, or started in-process).
 
 Exit codes: 0 ok, 1 error, 2 usage, 3 refused by a guard (halted, not connected, live account
 without --live and the typed confirmation, execution already running).
@@ -12,7 +12,13 @@ import argparse
 import sys
 from typing import Any
 
-from engine.api.models import ExecuteNow, GetOrders, GetPositions, ReconcilePositions
+from engine.api.models import (
+    ExecuteNow,
+    GetOrders,
+    GetPositions,
+    ProtectPositions,
+    ReconcilePositions,
+)
 from engine.cli.main import common_options
 
 
@@ -28,6 +34,17 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="typed confirmation for a live account: repeat its account id",
     )
     e.set_defaults(func=_execute)
+    pe = sub.add_parser(
+        "protect-exits",
+        help="place a take-profit and stop for open trades that have no exit order working",
+    )
+    common_options(pe)
+    pe.add_argument(
+        "--yes-live",
+        metavar="ACCOUNT",
+        help="typed confirmation for a live account: repeat its account id",
+    )
+    pe.set_defaults(func=_protect)
     r = sub.add_parser("reconcile-positions", help="database positions against IBKR's")
     common_options(r)
     r.set_defaults(func=lambda a: _call(a, ReconcilePositions(), _render_reconcile))
@@ -41,18 +58,34 @@ def register(sub: argparse._SubParsersAction) -> None:
         p.set_defaults(func=lambda a: _call(a, GetPositions(), _render_positions))
 
 
-def _execute(args: argparse.Namespace) -> int:
-    live_confirmed = False
-    if args.live:
-        typed = args.yes_live
-        if typed is None and sys.stdin.isatty() and not args.json:
-            typed = input("Live account: type the account id to confirm: ").strip()
-        live_confirmed = bool(typed) and (args.account is None or typed == args.account)
-        if not live_confirmed:
-            from engine.cli.common import fail
+def _live_confirmed(args: argparse.Namespace) -> bool | None:
+    """False on paper; with --live, True once the account id was typed (or given with
+    --yes-live), None when it was not (refused)."""
+    if not args.live:
+        return False
+    typed = args.yes_live
+    if typed is None and sys.stdin.isatty() and not args.json:
+        typed = input("Live account: type the account id to confirm: ").strip()
+    ok = bool(typed) and (args.account is None or typed == args.account)
+    return True if ok else None
 
-            return fail(args, "live execution needs the typed account id", 3, "live.unconfirmed")
+
+def _execute(args: argparse.Namespace) -> int:
+    live_confirmed = _live_confirmed(args)
+    if live_confirmed is None:
+        from engine.cli.common import fail
+
+        return fail(args, "live execution needs the typed account id", 3, "live.unconfirmed")
     return _call(args, ExecuteNow(live_confirmed=live_confirmed), _render_execution)
+
+
+def _protect(args: argparse.Namespace) -> int:
+    live_confirmed = _live_confirmed(args)
+    if live_confirmed is None:
+        from engine.cli.common import fail
+
+        return fail(args, "live orders need the typed account id", 3, "live.unconfirmed")
+    return _call(args, ProtectPositions(live_confirmed=live_confirmed), _render_execution)
 
 
 #: Events shown on the progress line (stderr, terminal only) while a command runs.

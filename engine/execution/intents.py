@@ -166,6 +166,17 @@ class IntentRepo:
         )
         return [Intent.from_row(r) for r in rows]
 
+    async def protect_key(self, lineup_id: int) -> str:
+        """'L<lineup>-<n>p<m>': the key of a standalone exit pair; m counts this entry's earlier
+        exit pairs, so a second protection (after another kill) never repeats a ref."""
+        row = await self.store.fetchone(
+            "SELECT COUNT(*) AS n FROM order_intents WHERE lineup_id=? AND "
+            "purpose='protect_take_profit'",
+            (lineup_id,),
+        )
+        m = int(row["n"]) if row else 0
+        return f"{await self.next_key(lineup_id)}p{m + 1}"
+
     async def next_key(self, lineup_id: int) -> str:
         """'L<lineup>-<n>': n counts this entry's earlier entry orders, so refs never repeat."""
         row = await self.store.fetchone(

@@ -16,7 +16,14 @@ import logging
 from collections.abc import AsyncIterator
 from typing import Any
 
-from engine.api.models import ExecuteNow, Kill, ReconcilePositions, Result, Resume
+from engine.api.models import (
+    ExecuteNow,
+    Kill,
+    ProtectPositions,
+    ReconcilePositions,
+    Result,
+    Resume,
+)
 from engine.execution import killswitch
 from engine.execution.ibport import IbOrderPort
 from engine.execution.reconcile_positions import reconcile_positions
@@ -136,6 +143,22 @@ class ExecutionService:
                 return Result.refused(summary.reason.text, code=summary.reason.code)
             return Result.success(**summary.as_dict())
 
+    async def protect(self, cmd: ProtectPositions) -> Result:
+        """Exits for open trades left without any (after a kill and a resume, or cancelled
+        in TWS); the same guards as execution (halt, connection, live confirmation)."""
+        async with self.slot("protecting positions") as holder:
+            if holder is not None:
+                return Result.refused(
+                    f"execution already running ({holder}); try again when it has finished",
+                    code="execution.running",
+                )
+            wf = self.workflow(live_confirmed=cmd.live_confirmed)
+            why = await wf.guard()
+            if why is not None:
+                return Result.refused(why.text, code=why.code)
+            summary = await wf.protect_open()
+            return Result.success(**summary.as_dict())
+
     def open_today(self) -> dt.datetime | None:
         """Today's open when it is still ahead (tier 1 waits for it), else None (send now)."""
         now = self.engine.now()
@@ -191,6 +214,7 @@ def install(engine: Any) -> ExecutionService:
     reg = engine.registry
     reg.register(ExecuteNow, svc.execute)
     reg.register(ReconcilePositions, svc.reconcile)
+    reg.register(ProtectPositions, svc.protect)
     if not reg.handles(Kill):
         reg.register(Kill, svc.kill)
     if not reg.handles(Resume):

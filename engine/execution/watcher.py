@@ -48,17 +48,16 @@ def intent_status_for(order: BrokerOrder) -> str:
 ENTRY_OUT = ("submitted", "repriced")
 
 
-def exit_protection(tp: BrokerOrder | None, sl: BrokerOrder | None) -> str | None:
-    """The bracket status an open trade's exit orders give it: `working` (every exit it has
-    is working), `stop_only` / `take_profit_only` (one of two ended), `unprotected` (none
-    working); None when IBKR reports neither order (nothing to say)."""
-    if tp is None and sl is None:
+def exit_protection(tps: list[BrokerOrder], sls: list[BrokerOrder]) -> str | None:
+    """The bracket status an open trade's exit orders (every take-profit and stop IBKR
+    reports for it, ended ones too) give it: `working` (each kind it has is working),
+    `stop_only` / `take_profit_only` (one kind ended), `unprotected` (none working); None
+    when IBKR reports no exit order for it."""
+    if not tps and not sls:
         return None
-    tp_on = tp is not None and tp.working
-    sl_on = sl is not None and sl.working
-    if tp_on and (sl_on or sl is None):
-        return "working"
-    if sl_on and (tp_on or tp is None):
+    tp_on = any(o.working for o in tps)
+    sl_on = any(o.working for o in sls)
+    if (tp_on or not tps) and (sl_on or not sls):
         return "working"
     if sl_on:
         return "stop_only"
@@ -436,37 +435,58 @@ class Watcher:
     ) -> None:
         """An open trade whose exit orders changed state gets the bracket status they leave
         it with: a kill switch or a cancel in TWS that ends its exits says `unprotected`
-        (and warns), never a stale `working`."""
-        bases = {
-            ref[: -len(suffix)]
-            for ref, _status in report.status_changes
-            for suffix in ("-tp", "-sl")
-            if ref.endswith(suffix)
-        }
-        by_ref = report.by_ref()
-        for base in sorted(bases):
-            for trade in await conn.execute_fetchall(
-                "SELECT id, symbol, bracket_status FROM trades WHERE entry_order_ref=? AND "
-                "status='open'",
-                (base,),
-            ):
-                state = exit_protection(by_ref.get(f"{base}-tp"), by_ref.get(f"{base}-sl"))
-                if state is None or state == trade["bracket_status"]:
-                    continue
-                await conn.execute(
-                    "UPDATE trades SET bracket_status=?, updated_at=? WHERE id=?",
-                    (state, iso(now), trade["id"]),
+        (and warns), never a stale `working`; exits placed again make it `working`."""
+        changed = [ref for ref, _status in report.status_changes if leg_of(ref) != "entry"]
+        seen: set[int] = set()
+        for ref in changed:
+            trade = await self._trade_of_exit(conn, ref)
+            if trade is None or int(trade["id"]) in seen:
+                continue
+            seen.add(int(trade["id"]))
+            lid = trade["lineup_id"]
+            prefix = f"pd-L{lid}-" if lid is not None else f"{trade['entry_order_ref']}-"
+            exits = [
+                o
+                for o in report.orders
+                if o.order_ref.startswith(prefix) and leg_of(o.order_ref) != "entry"
+            ]
+            state = exit_protection(
+                [o for o in exits if leg_of(o.order_ref) == "take_profit"],
+                [o for o in exits if leg_of(o.order_ref) == "stop"],
+            )
+            if state is None or state == trade["bracket_status"]:
+                continue
+            await conn.execute(
+                "UPDATE trades SET bracket_status=?, updated_at=? WHERE id=?",
+                (state, iso(now), trade["id"]),
+            )
+            if state == "unprotected":
+                self.rec.event(
+                    "notice",
+                    f"trade {trade['id']} {trade['symbol']}: no exit order is working "
+                    "(take-profit and stop ended); the position is open without them",
+                    now,
+                    reason=Reason("bracket.unprotected", "exit orders ended, position open"),
+                    severity="warning",
+                    data={"trade_id": trade["id"]},
                 )
-                if state == "unprotected":
-                    self.rec.event(
-                        "notice",
-                        f"trade {trade['id']} {trade['symbol']}: no exit order is working "
-                        "(take-profit and stop ended); the position is open without them",
-                        now,
-                        reason=Reason("bracket.unprotected", "exit orders ended, position open"),
-                        severity="warning",
-                        data={"trade_id": trade["id"], "entry_order_ref": base},
-                    )
+
+    async def _trade_of_exit(self, conn: aiosqlite.Connection, ref: str) -> Any:
+        """The open trade an exit order belongs to: by its intent's lineup entry, else by
+        the entry ref it hangs from (NakedTrader)."""
+        intent = await _one(conn, "SELECT lineup_id FROM order_intents WHERE order_ref=?", (ref,))
+        if intent is not None and intent["lineup_id"] is not None:
+            return await _one(
+                conn,
+                "SELECT * FROM trades WHERE lineup_id=? AND trade_strategy=? AND status='open' "
+                "ORDER BY id LIMIT 1",
+                (intent["lineup_id"], self.strategy),
+            )
+        return await _one(
+            conn,
+            "SELECT * FROM trades WHERE entry_order_ref=? AND status='open' ORDER BY id LIMIT 1",
+            (entry_ref_of(ref),),
+        )
 
     async def _recompute(
         self,

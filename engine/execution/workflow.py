@@ -29,6 +29,7 @@ from engine.execution.ports import BrokerOrder, OrderPort
 from engine.execution.records import Recorder, set_lineup
 from engine.execution.recovery import Recovery, RecoveryReport
 from engine.execution.stage2 import Stage2Guards, StagedTrade, validate
+from engine.execution.watcher import STRATEGY as PUTDESK_STRATEGY
 from engine.execution.watcher import SyncReport, Watcher, leg_of
 from engine.market.clock import Clock, sleep_until
 from engine.store.db import Store, dec, dec_or_none
@@ -361,7 +362,7 @@ class TwoTierWorkflow:
             for o in orders
             if o.order_ref.startswith(prefix)
             and leg_of(o.order_ref) == "entry"
-            and not o.order_ref.endswith("p")
+            and "p" not in o.order_ref.removeprefix(prefix)
         ]
 
     async def _sold(self, lineup_id: int) -> int:
@@ -656,7 +657,7 @@ class TwoTierWorkflow:
         assert lrow is not None
         option = await self._option(lrow)
         basis = dec(row["limit_price"]) if row else dec(lrow["limit_price"])
-        key = (await self.intents.next_key(lineup_id)) + "p"
+        key = await self.intents.protect_key(lineup_id)
         bracket, reason = plan_bracket(
             key=key,
             symbol=option.symbol,
@@ -679,6 +680,54 @@ class TwoTierWorkflow:
                 "exits.protected", f"exit orders placed for the {need} contracts already sold"
             ),
         )
+
+    async def protect_open(self) -> ExecutionSummary:
+        """Exits for open trades that have none: a take-profit + stop pair (OCA, GTC, at the
+        execution settings' take-profit % and stop multiple of the entry's limit) for every
+        open putdesk trade of a lineup entry with no exit order working (after the kill
+        switch and a resume, or exits cancelled in TWS). A trade with an exit still working
+        is left as it is; each trade gets a decision with its reason."""
+        await self.sync()
+        assert self._last is not None
+        trades = await self.store.fetchall(
+            "SELECT * FROM trades WHERE account_id IS ? AND status='open' AND trade_strategy=? "
+            "ORDER BY id",
+            (self.account_id, PUTDESK_STRATEGY),
+        )
+        if not trades:
+            self.decide(None, Reason("exits.nothing_open", "no open putdesk trade"))
+        for t in trades:
+            what = f"trade {t['id']} {t['symbol']}"
+            if t["lineup_id"] is None:
+                self.decide(
+                    None,
+                    Reason(
+                        "exits.no_lineup",
+                        f"{what}: not from a lineup entry (imported): place its exits in TWS",
+                    ),
+                    "warning",
+                )
+                continue
+            lid = int(t["lineup_id"])
+            prefix = f"pd-L{lid}-"
+            working = [
+                o.order_ref
+                for o in self._last.orders
+                if o.order_ref.startswith(prefix) and leg_of(o.order_ref) != "entry" and o.working
+            ]
+            if working:
+                self.decide(
+                    lid,
+                    Reason(
+                        "exits.working",
+                        f"{what}: exit orders working ({', '.join(sorted(working))}): left as "
+                        "they are",
+                    ),
+                )
+                continue
+            await self._protect(lid, await self._sold(lid))
+        await self.rec.flush()
+        return ExecutionSummary(True, Reason("exits.done", "exits checked"), self.summary.decisions)
 
     async def _stop_entry(self, row: dict[str, Any], reason: Reason, *, final_status: str) -> None:
         lid = int(row["id"])

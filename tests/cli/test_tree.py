@@ -19,6 +19,7 @@ ENGINE_COMMANDS = (
     "scan",
     "lineup",
     "execute-two-tier",
+    "protect-exits",
     "orders",
     "positions",
     "trades",

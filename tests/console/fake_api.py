@@ -33,6 +33,7 @@ from engine.api.models import (
     Kill,
     NtRun,
     NtStatus,
+    ProtectPositions,
     Result,
     Resume,
     SaveSettings,
@@ -526,6 +527,17 @@ class FakeEngineAPI:
         self.history.append(ev)
         self.queue.put_nowait(ev)
         return Result.success(cancelled=cancelled, message=f"halted; cancelled {cancelled} orders")
+
+    def _ProtectPositions(self, cmd: ProtectPositions) -> Result:
+        if self.halted:
+            return Result.refused("engine halted: kill switch", code="halt.active")
+        decisions = []
+        for p in self.positions:
+            if p.get("bracket_status") == "unprotected":
+                p["bracket_status"] = "working"
+                decisions.append({"code": "exits.protected", "text": f"{p['symbol']} exits"})
+        self.emit("order.status", f"exits placed for {len(decisions)} trade(s)")
+        return Result.success(ok=True, decisions=decisions)
 
     def _Resume(self, cmd: Resume) -> Result:
         self.halted = False

@@ -332,3 +332,33 @@ async def test_halted_stays_in_view_on_an_80_column_header() -> None:
         who = app.main.query_one(StatusHeader).who_text().plain
         assert "HALTED" in who[:80], who
         assert who.index("HALTED") < who.index("ready")  # before the rest of the line
+
+
+async def test_unprotected_position_is_flagged_and_protect_places_exits() -> None:
+    from console.screens.confirm import ConfirmScreen as Confirm
+    from console.widgets.positions import PositionsTable
+    from engine.api.models import ProtectPositions
+
+    fake = FakeEngineAPI()
+    fake.positions[0]["bracket_status"] = "unprotected"
+    app = make_app(fake)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        table = app.main.query_one(PositionsTable)
+        cells = [table.get_row_at(i)[6] for i in range(table.row_count)]
+        flagged = [c for c in cells if str(c) == "UNPROTECTED"]
+        assert len(flagged) == 1 and "bold" in str(flagged[0].style)
+        await pilot.press("P")
+        await pilot.pause()
+        assert isinstance(app.screen, Confirm)
+        await pilot.press("y")
+        await settle(pilot)
+        assert any(isinstance(c, ProtectPositions) for c in fake.requests)
+        log = "\n".join(app.main.query_one(ActivityLog).lines_text)
+        assert "exits placed for 1 trade(s)" in log
+        await pilot.press("3")
+        await settle(pilot)
+        cells = [str(table.get_row_at(i)[6]) for i in range(table.row_count)]
+        assert "UNPROTECTED" not in cells

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from decimal import Decimal
@@ -318,3 +319,44 @@ async def test_kill_switch_cancels_are_recorded_with_its_reason() -> None:
             if e.severity != "debug" and " Cancelled" in e.message
         ]
         assert len(cancels) == 3 and all("kill switch: e2e kill" in m for m in cancels), cancels
+
+
+async def test_kill_leaves_open_trades_unprotected_and_protect_places_exits_again() -> None:
+    """Filled entry, then the kill switch: its take-profit and stop are cancelled and the
+    open trade says `unprotected`. After a resume, ProtectPositions places a new pair (OCA,
+    GTC) and the trade is `working` again; asking again changes nothing."""
+    from engine.api.models import Kill, ProtectPositions, Resume
+
+    async with sim_engine(seed=3) as (gw, eng, svc):
+        staged = await stage(eng, quantity=2)
+        wf = flow(gw, svc)
+        await wf.run(open_at=OPEN)
+        trade = await row(eng, "SELECT * FROM trades WHERE lineup_id=?", staged["id"])
+        assert trade["status"] == "open" and trade["bracket_status"] == "working"
+        assert (await eng.request(Kill(reason="protect test"))).ok
+        await asyncio.sleep(0.2)
+        await wf.sync()
+        trade = await row(eng, "SELECT * FROM trades WHERE id=?", trade["id"])
+        assert trade["bracket_status"] == "unprotected"
+        refused = await eng.request(ProtectPositions())
+        assert not refused.ok and refused.reason_code == "halt.active"  # halted: nothing sent
+        assert (await eng.request(Resume())).ok
+        res = await eng.request(ProtectPositions())
+        assert res.ok, res.error
+        assert [d["code"] for d in res.data["decisions"]] == ["exits.protected"]
+        await asyncio.sleep(0.2)
+        await wf.sync()
+        working = {
+            b[0]: b for b in book(gw) if b[1] in ("Submitted", "PreSubmitted") and b[3] == "BUY"
+        }
+        assert len(working) == 2 and all(
+            re.fullmatch(r"pd-L1-\dp1-(tp|sl)", ref) for ref in working
+        ), working
+        assert all(b[2] == 0 for b in working.values())
+        oca = {o.order.ocaGroup for o in gw.book.orders.values() if o.order.orderRef in working}
+        assert len(oca) == 1 and oca != {""}
+        trade = await row(eng, "SELECT * FROM trades WHERE id=?", trade["id"])
+        assert trade["bracket_status"] == "working"
+        again = await eng.request(ProtectPositions())
+        assert [d["code"] for d in again.data["decisions"]] == ["exits.working"]
+        no_duplicates(gw)

@@ -423,10 +423,45 @@ def test_exit_protection_of_a_trades_exit_orders() -> None:
 
     tp, tp_off = order("r-tp", "Submitted"), order("r-tp", "Cancelled")
     sl, sl_off = order("r-sl", "PreSubmitted"), order("r-sl", "Cancelled")
-    assert exit_protection(tp, sl) == "working"
-    assert exit_protection(tp, None) == "working"  # a bracket without a stop
-    assert exit_protection(tp_off, sl) == "stop_only"
-    assert exit_protection(tp, sl_off) == "take_profit_only"
-    assert exit_protection(tp_off, sl_off) == "unprotected"
-    assert exit_protection(tp_off, None) == "unprotected"
-    assert exit_protection(None, None) is None
+    assert exit_protection([tp], [sl]) == "working"
+    assert exit_protection([tp], []) == "working"  # a bracket without a stop
+    assert exit_protection([tp_off], [sl]) == "stop_only"
+    assert exit_protection([tp], [sl_off]) == "take_profit_only"
+    assert exit_protection([tp_off], [sl_off]) == "unprotected"
+    assert exit_protection([tp_off], []) == "unprotected"
+    assert exit_protection([], [sl_off]) == "unprotected"
+    # the pair placed again after a kill: the ended ones no longer count
+    assert exit_protection([tp_off, tp], [sl_off, sl]) == "working"
+    assert exit_protection([], []) is None
+
+
+async def test_protect_after_each_kill_places_a_new_pair_never_a_repeated_ref(
+    store: Store,
+) -> None:
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    wf = workflow(store, ex, config(), hook=bid_to(90.0, 0.50))
+    await wf.run()
+    rec = Recorder(store, ACCOUNT)
+    placed: list[str] = []
+    for round_ in (1, 2):
+        await kill(ex, store, ACCOUNT, rec, ex.clock.now(), f"kill {round_}")
+        await ex.advance(1)
+        before = set(ex.books)
+        halted = await workflow(store, ex, config()).protect_open()  # past the guard
+        assert [d["code"] for d in halted.decisions] == ["halt.active"]
+        assert set(ex.books) == before  # halted: every send is refused, nothing placed
+        await resume(store, ACCOUNT, rec, ex.clock.now())
+        fresh = workflow(store, ex, config())
+        assert await fresh.guard() is None
+        summary = await fresh.protect_open()
+        assert [d["code"] for d in summary.decisions] == ["exits.protected"], summary.decisions
+        await ex.advance(1)
+        await fresh.sync()
+        new = [r for r in ex.books if r.endswith((f"p{round_}-tp", f"p{round_}-sl"))]
+        assert len(new) == 2 and all(ex.books[r].status == "Submitted" for r in new), new
+        placed += new
+        trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+        assert trade is not None and trade["bracket_status"] == "working"
+    assert len(placed) == len(set(placed)) == 4
+    assert len(ex.place_calls) == len(set(ex.place_calls))
