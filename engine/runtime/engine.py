@@ -329,7 +329,7 @@ class Engine:
                 "halted": True,
                 "code": reason.code,
                 "text": reason.text,
-                "at": dt.datetime.now(dt.UTC).isoformat(),
+                "at": self.now().isoformat(),  # the engine's clock, as every event
             }
             if reason
             else {"halted": False}

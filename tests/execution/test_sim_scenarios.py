@@ -340,6 +340,9 @@ async def test_kill_leaves_open_trades_unprotected_and_protect_places_exits_agai
         assert trade["bracket_status"] == "unprotected"
         refused = await eng.request(ProtectPositions())
         assert not refused.ok and refused.reason_code == "halt.active"  # halted: nothing sent
+        # since when: on the engine's clock (the stepped session here), in New York time
+        assert refused.error is not None and "(since 2026-11-24 09:" in refused.error
+        assert refused.error.endswith(" ET)")
         assert (await eng.request(Resume())).ok
         res = await eng.request(ProtectPositions())
         assert res.ok, res.error
