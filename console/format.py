@@ -117,15 +117,9 @@ def clock(t: dt.datetime, zone: dt.tzinfo, label: str) -> str:
 def stamp(t: dt.datetime, local_zone: dt.tzinfo | None, fmt: str = "%m-%d %H:%M:%S") -> str:
     """A time in ET ('11-25 09:40:14 ET'), followed by the local clock ('01:40 AEDT', with the
     weekday when the local date is another) when the local zone's clock differs from ET's."""
-    et = t.astimezone(ET)
-    out = f"{et:{fmt}} ET"
-    if local_zone is None:
-        return out
-    loc = t.astimezone(local_zone)
-    if loc.utcoffset() == et.utcoffset():
-        return out
-    day = f"{loc:%a} " if loc.date() != et.date() else ""
-    return f"{out} · {day}{loc:%H:%M} {loc.tzname() or 'local'}"
+    from engine.market.calendar import et_and_local
+
+    return et_and_local(t, local_zone, fmt)
 
 
 def zone_label(zone: dt.tzinfo, t: dt.datetime) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import datetime as dt
 import json
 import logging
 import sys
@@ -541,7 +542,23 @@ def render_positions(data: dict[str, Any]) -> None:
     )
 
 
-def format_event(ev: dict[str, Any]) -> str:
+def format_event(ev: dict[str, Any], local_zone: dt.tzinfo | None = None) -> str:
+    """One event line: its time in New York and in the local zone (the machine's unless
+    given), severity, kind, message and code."""
     code = f" [{ev['code']}]" if ev.get("code") else ""
-    head = f"{ev.get('ts')} {ev.get('severity', ''):<7} {ev.get('kind', ''):<14}"
+    head = f"{event_time(ev.get('ts'), local_zone)} {ev.get('severity', ''):<7} "
+    head += f"{ev.get('kind', ''):<14}"
     return f"{head} {ev.get('message', '')}{code}"
+
+
+def event_time(ts: Any, local_zone: dt.tzinfo | None = None) -> str:
+    from engine.market.calendar import et_and_local
+
+    try:
+        t = dt.datetime.fromisoformat(str(ts))
+    except ValueError:
+        return str(ts)
+    if t.tzinfo is None:
+        t = t.replace(tzinfo=dt.UTC)
+    zone = local_zone or dt.datetime.now().astimezone().tzinfo
+    return et_and_local(t, zone, "%Y-%m-%d %H:%M:%S")

@@ -26,6 +26,20 @@ def to_et(t: dt.datetime) -> dt.datetime:
     return t.astimezone(ET)
 
 
+def et_and_local(t: dt.datetime, local_zone: dt.tzinfo | None, fmt: str = "%m-%d %H:%M:%S") -> str:
+    """A time in New York ('11-25 09:40:14 ET'), followed by the local clock ('01:40 AEDT',
+    with the weekday when the local date is another) when the local zone's clock differs."""
+    et = to_et(t)
+    out = f"{et:{fmt}} ET"
+    if local_zone is None:
+        return out
+    loc = t.astimezone(local_zone)
+    if loc.utcoffset() == et.utcoffset():
+        return out
+    day = f"{loc:%a} " if loc.date() != et.date() else ""
+    return f"{out} · {day}{loc:%H:%M} {loc.tzname() or 'local'}"
+
+
 def _utc(t: dt.datetime) -> dt.datetime:
     if t.tzinfo is None:
         raise ValueError("naive datetime")

@@ -114,3 +114,22 @@ def test_bad_config_is_exit_1_with_a_document(
     assert common.run(args, GetOrders(), common.render_orders) == 1
     doc = json.loads(capsys.readouterr().out)
     assert doc["reason_code"] == "config.invalid" and "ibkr.port" in doc["error"]
+
+
+def test_event_lines_show_new_york_and_local_time() -> None:
+    from zoneinfo import ZoneInfo
+
+    ev = {
+        "ts": "2026-11-25T14:40:14.123456+00:00",
+        "severity": "info",
+        "kind": "order.fill",
+        "message": "pd-L1-1: SLD 1 @ 0.56",
+        "code": None,
+    }
+    line = common.format_event(ev, ZoneInfo("Australia/Sydney"))
+    assert line.startswith("2026-11-25 09:40:14 ET · Thu 01:40 AEDT info    order.fill ")
+    assert line.endswith("pd-L1-1: SLD 1 @ 0.56")
+    assert common.format_event(ev, ZoneInfo("America/New_York")).startswith(
+        "2026-11-25 09:40:14 ET info"
+    )
+    assert common.event_time("not a time") == "not a time"
