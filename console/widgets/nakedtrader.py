@@ -34,8 +34,7 @@ class NakedTraderView(Static):
             t.append(
                 f"  SELL {trade.get('quantity', DASH)} {trade.get('symbol', DASH)} "
                 f"{num(trade.get('strike'), 0)}P {expiry(trade.get('expiry'))}  "
-                f"Δ {num(trade.get('delta'), 3)}  filled {num(trade.get('entry_price'))}  "
-                f"premium {money(trade.get('premium'), 2)}\n"
+                f"Δ {num(trade.get('delta'), 3)}  {entry_state(trade)}\n"
             )
             if trade.get("widen_steps"):
                 t.append(
@@ -66,6 +65,15 @@ class NakedTraderView(Static):
         if data.get("message"):
             t.append(f"\n{data['message']}\n", style="italic")
         self.update(t)
+
+
+def entry_state(trade: dict[str, Any]) -> str:
+    """What became of the entry: its fill and premium, else working or cancelled unfilled."""
+    if trade.get("entry_price") is not None:
+        return f"filled {num(trade.get('entry_price'))}  premium {money(trade.get('premium'), 2)}"
+    if trade.get("status") == "cancelled":
+        return "entry cancelled unfilled"
+    return "entry working (not filled yet)"
 
 
 def _when(scheduled_at: Any) -> str:

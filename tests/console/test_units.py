@@ -269,3 +269,11 @@ def test_nakedtrader_plan_says_when_it_runs_or_why_not() -> None:
 
     assert _when("09:45") == "runs daily at 09:45 ET"
     assert _when(None).startswith("not scheduled (enabled: false")  # never "None"
+
+
+def test_nakedtrader_entry_says_filled_working_or_cancelled() -> None:
+    from console.widgets.nakedtrader import entry_state
+
+    assert entry_state({"entry_price": "0.30", "premium": "30"}) == "filled 0.30  premium $30.00"
+    assert entry_state({"status": "pending"}) == "entry working (not filled yet)"
+    assert entry_state({"status": "cancelled"}) == "entry cancelled unfilled"  # not "filled -"
