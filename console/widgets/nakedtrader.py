@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import Any
 
 from rich.text import Text
 from textual.widgets import Static
 
-from console.format import DASH, expiry, money, num
+from console.format import DASH, ET, expiry, money, num
 from console.widgets.tones import tone
 
 
 class NakedTraderView(Static):
+    def _zone_and_day(self) -> tuple[dt.tzinfo | None, dt.date | None]:
+        """The local zone and today in New York, from the app's clock when it has one."""
+        now = getattr(self.app, "now", None)
+        day = now().astimezone(ET).date() if callable(now) else None
+        return getattr(self.app, "local_zone", None), day
+
     def show(self, data: dict[str, Any]) -> None:
         t = Text()
         plan = data.get("plan") or {}
@@ -22,7 +29,7 @@ class NakedTraderView(Static):
                 f"  {plan.get('symbol', DASH)} ({plan.get('trading_class', DASH)})  "
                 f"target Δ {num(plan.get('target_delta'), 3)} "
                 f"range {num(rng[0], 3)}-{num(rng[1], 3)}\n"
-                f"  {_when(plan.get('scheduled_at'))}\n"
+                f"  {_when(plan.get('scheduled_at'), *self._zone_and_day())}\n"
                 f"  {'dry run (no orders)' if plan.get('dry_run') else 'sends orders'}"
                 f" · contracts {plan.get('contracts', DASH)}\n"
             )
@@ -76,8 +83,24 @@ def entry_state(trade: dict[str, Any]) -> str:
     return "entry working (not filled yet)"
 
 
-def _when(scheduled_at: Any) -> str:
-    """The daily run's time, or why there is none (`enabled: false`; `n` still runs it)."""
-    if scheduled_at:
-        return f"runs daily at {scheduled_at} ET"
-    return "not scheduled (enabled: false in daily_spx_options.yaml; n runs it now)"
+def _when(
+    scheduled_at: Any, local_zone: dt.tzinfo | None = None, today: dt.date | None = None
+) -> str:
+    """The daily run's time in New York and, when it differs, in the local zone (on today's
+    date, so daylight saving is right), or why there is none (`enabled: false`; `n` still
+    runs it)."""
+    if not scheduled_at:
+        return "not scheduled (enabled: false in daily_spx_options.yaml; n runs it now)"
+    text = f"runs daily at {scheduled_at} ET"
+    try:
+        at = dt.time.fromisoformat(str(scheduled_at))
+    except ValueError:
+        return text
+    day = today or dt.datetime.now(ET).date()
+    when = dt.datetime.combine(day, at, tzinfo=ET)
+    if local_zone is None:
+        return text
+    loc = when.astimezone(local_zone)
+    if loc.utcoffset() == when.utcoffset():
+        return text
+    return f"{text} ({loc:%H:%M} {loc.tzname() or 'local'})"

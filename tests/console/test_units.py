@@ -268,6 +268,12 @@ def test_nakedtrader_plan_says_when_it_runs_or_why_not() -> None:
     from console.widgets.nakedtrader import _when
 
     assert _when("09:45") == "runs daily at 09:45 ET"
+    sydney = ZoneInfo("Australia/Sydney")
+    day = dt.date(2026, 11, 25)  # New York on EST, Sydney on AEDT: 16 h apart
+    assert _when("09:45", sydney, day) == "runs daily at 09:45 ET (01:45 AEDT)"
+    summer = dt.date(2026, 7, 1)  # New York on EDT, Sydney on AEST: 14 h apart
+    assert _when("09:45", sydney, summer) == "runs daily at 09:45 ET (23:45 AEST)"
+    assert _when("09:45", ZoneInfo("America/New_York"), day) == "runs daily at 09:45 ET"
     assert _when(None).startswith("not scheduled (enabled: false")  # never "None"
 
 
