@@ -52,9 +52,12 @@ def exit_protection(tps: list[BrokerOrder], sls: list[BrokerOrder]) -> str | Non
     """The bracket status an open trade's exit orders (every take-profit and stop IBKR
     reports for it, ended ones too) give it: `working` (each kind it has is working),
     `stop_only` / `take_profit_only` (one kind ended), `unprotected` (none working); None
-    when IBKR reports no exit order for it."""
+    when IBKR reports no exit order for it, or one that filled (its execution, booked in this
+    sync or the next, closes the trade: the other exit cancelled by OCA is no alarm)."""
     if not tps and not sls:
         return None
+    if any(o.status == "Filled" for o in (*tps, *sls)):
+        return None  # an exit filled: booking its execution closes the trade
     tp_on = any(o.working for o in tps)
     sl_on = any(o.working for o in sls)
     if (tp_on or not tps) and (sl_on or not sls):

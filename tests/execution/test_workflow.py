@@ -433,6 +433,9 @@ def test_exit_protection_of_a_trades_exit_orders() -> None:
     # the pair placed again after a kill: the ended ones no longer count
     assert exit_protection([tp_off, tp], [sl_off, sl]) == "working"
     assert exit_protection([], []) is None
+    # the take-profit filled and OCA cancelled the stop, its execution not booked yet: the
+    # trade is closing, not unprotected
+    assert exit_protection([order("r-tp", "Filled")], [sl_off]) is None
 
 
 async def test_protect_after_each_kill_places_a_new_pair_never_a_repeated_ref(
