@@ -690,14 +690,32 @@ class TwoTierWorkflow:
         await self.sync()
         assert self._last is not None
         trades = await self.store.fetchall(
-            "SELECT * FROM trades WHERE account_id IS ? AND status='open' AND trade_strategy=? "
-            "ORDER BY id",
-            (self.account_id, PUTDESK_STRATEGY),
+            "SELECT * FROM trades WHERE account_id IS ? AND status='open' ORDER BY id",
+            (self.account_id,),
         )
         if not trades:
-            self.decide(None, Reason("exits.nothing_open", "no open putdesk trade"))
+            self.decide(None, Reason("exits.nothing_open", "no open trade"))
         for t in trades:
             what = f"trade {t['id']} {t['symbol']}"
+            if t["trade_strategy"] != PUTDESK_STRATEGY:
+                entry = str(t["entry_order_ref"] or "")
+                exits = [
+                    o
+                    for o in self._last.orders
+                    if entry and o.order_ref.startswith(f"{entry}-") and o.working
+                ]
+                if not exits:
+                    self.decide(
+                        None,
+                        Reason(
+                            "exits.other_strategy",
+                            f"{what} ({t['trade_strategy']}): no exit order working; this "
+                            "command places exits for lineup trades only: place its exits in "
+                            "TWS",
+                        ),
+                        "warning",
+                    )
+                continue
             if t["lineup_id"] is None:
                 self.decide(
                     None,

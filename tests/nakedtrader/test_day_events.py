@@ -93,3 +93,24 @@ async def test_rerunning_nt_the_same_day_respects_the_daily_limit(nt: NtHarness)
     assert bracket["stop"]["price"] == float(legs["stop"]["stop_price"])
     assert bracket["take_profit"]["status"] in ("PreSubmitted", "Submitted")
     assert status["message"].startswith("refused: ")
+
+
+async def test_protect_names_a_nakedtrader_trade_left_without_exits(nt_full: NtHarness) -> None:
+    """The kill switch also cancels a NakedTrader trade's exits: ProtectPositions (lineup
+    trades only) names it, with what to do, instead of passing over it."""
+    from engine.api.models import Kill, ProtectPositions, Resume
+
+    nt = nt_full
+    res = await nt.request(NtRun(overrides={"instrument": "XSP", "limit_price": "bid"}))
+    assert res.ok, res.error
+    tid = res.data["trade_id"]
+    await nt.advance_until(
+        tid, lambda t: t["status"] == "open", step_s=30, max_steps=20, what="entry fill"
+    )
+    assert (await nt.request(Kill(reason="nt protect"))).ok
+    await nt.settle()
+    assert (await nt.request(Resume())).ok
+    out = await nt.request(ProtectPositions())
+    assert out.ok, out.error
+    [d] = out.data["decisions"]
+    assert d["code"] == "exits.other_strategy" and f"trade {tid} XSP (nakedtrader)" in d["text"]
