@@ -137,6 +137,14 @@ def _render_status(d: dict[str, Any]) -> None:
     if d.get("lineup"):
         t.add_row("Lineup", ", ".join(f"{k} {v}" for k, v in d["lineup"].items()))
     t.add_row("Open orders", str(len(d.get("open_orders", []))))
+    bare = d.get("unprotected") or []
+    if bare:
+        names = ", ".join(f"#{u['trade_id']} {u['symbol']}" for u in bare)
+        t.add_row(
+            "Unprotected",
+            f"{len(bare)} open trade(s) with no exit order working ({names}): "
+            "putdesk protect-exits",
+        )
     p = d["pacing"]
     t.add_row(
         "Pacing",

@@ -125,6 +125,21 @@ async def _lineup_counts(engine: Engine) -> dict[str, int]:
     return {str(r["status"]): int(r["n"]) for r in rows}
 
 
+async def _unprotected(engine: Engine) -> list[dict[str, Any]]:
+    """Open trades whose exit orders all ended (the kill switch, a cancel in TWS): the
+    watcher marks them `unprotected`; status names them until exits work again."""
+    if engine.store is None:
+        return []
+    rows = await engine.store.fetchall(
+        "SELECT id, symbol, trade_strategy FROM trades WHERE status='open' AND "
+        "bracket_status='unprotected' ORDER BY id",
+    )
+    return [
+        {"trade_id": int(r["id"]), "symbol": r["symbol"], "strategy": r["trade_strategy"]}
+        for r in rows
+    ]
+
+
 async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
     s = engine.session
     open_orders = (
@@ -144,6 +159,7 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
             "reason": halted.text if halted else None,
         },
         lineup=await _lineup_counts(engine),
+        unprotected=await _unprotected(engine),
         regime=_regime_state(engine),
         accounts=_accounts_state(engine),
         open_orders=open_orders,

@@ -7,6 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from tests.cli.conftest import Run, doc_of
 
 
@@ -21,6 +23,34 @@ def test_status_human_and_json(run: Run) -> None:
     assert d["engine"]["pid"] == os.getpid() and d["engine"]["simulated"] is True
     assert d["connection"]["state"] == "READY"
     assert d["budget"]["available"] is True and d["halted"]["halted"] is False
+    assert d["unprotected"] == [] and "Unprotected" not in run("status")[1]
+
+
+def test_status_names_open_trades_left_without_exits(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli.cmd_engine import _render_status
+
+    doc = {
+        "engine": {"account_key": "DU1234567", "level": "B", "live_flag": False},
+        "connection": {
+            "state": "READY",
+            "account": "DU1234567",
+            "trading_allowed": True,
+            "trading_reason": "",
+        },
+        "budget": {"available": False, "reason": "not connected"},
+        "halted": {"halted": False},
+        "pacing": {
+            "sent": 0,
+            "peak_per_window": 0,
+            "max_per_s": 45,
+            "lines_in_use": 0,
+            "max_lines": 90,
+        },
+        "unprotected": [{"trade_id": 7, "symbol": "NVDA", "strategy": "putdesk"}],
+    }
+    _render_status(doc)
+    out = capsys.readouterr().out
+    assert "Unprotected" in out and "#7 NVDA" in out and "protect-exits" in out
 
 
 def test_orders_and_positions(run: Run) -> None:

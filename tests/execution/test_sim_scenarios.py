@@ -325,7 +325,7 @@ async def test_kill_leaves_open_trades_unprotected_and_protect_places_exits_agai
     """Filled entry, then the kill switch: its take-profit and stop are cancelled and the
     open trade says `unprotected`. After a resume, ProtectPositions places a new pair (OCA,
     GTC) and the trade is `working` again; asking again changes nothing."""
-    from engine.api.models import Kill, ProtectPositions, Resume
+    from engine.api.models import GetStatus, Kill, ProtectPositions, Resume
 
     async with sim_engine(seed=3) as (gw, eng, svc):
         staged = await stage(eng, quantity=2)
@@ -338,6 +338,10 @@ async def test_kill_leaves_open_trades_unprotected_and_protect_places_exits_agai
         await wf.sync()
         trade = await row(eng, "SELECT * FROM trades WHERE id=?", trade["id"])
         assert trade["bracket_status"] == "unprotected"
+        status = (await eng.request(GetStatus())).data
+        assert status["unprotected"] == [
+            {"trade_id": trade["id"], "symbol": "AAPL", "strategy": "putdesk"}
+        ]
         refused = await eng.request(ProtectPositions())
         assert not refused.ok and refused.reason_code == "halt.active"  # halted: nothing sent
         # since when: on the engine's clock (the stepped session here), in New York time
@@ -360,6 +364,7 @@ async def test_kill_leaves_open_trades_unprotected_and_protect_places_exits_agai
         assert len(oca) == 1 and oca != {""}
         trade = await row(eng, "SELECT * FROM trades WHERE id=?", trade["id"])
         assert trade["bracket_status"] == "working"
+        assert (await eng.request(GetStatus())).data["unprotected"] == []
         again = await eng.request(ProtectPositions())
         assert [d["code"] for d in again.data["decisions"]] == ["exits.working"]
         no_duplicates(gw)
