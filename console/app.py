@@ -98,6 +98,7 @@ EVENT_REFRESH: dict[str, tuple[str, ...]] = {
     "trade.opened": ("positions", "nt"),
     "trade.closed": ("positions", "nt"),
     "nakedtrader": ("nt",),
+    "notice": ("status", "positions"),  # e.g. an open trade left without exits
 }
 
 #: Which sections a finished command makes stale.

@@ -94,6 +94,7 @@ def status_view(d: dict[str, Any]) -> dict[str, Any]:
         "ai": ai,
         "budget": budget_view(d.get("budget") or {}),
         "regime": d.get("regime") or {},
+        "unprotected": list(d.get("unprotected") or []),
     }
 
 

@@ -124,6 +124,10 @@ class StatusHeader(Vertical):
         if engine.get("state") == "halted":  # first after the account: never cut off
             text.append("  ")
             text.append(" HALTED ", style=f"bold reverse {tone(self, 'loss')}")
+        bare = s.get("unprotected") or []
+        if bare:  # open trades with no exit working (P places them)
+            text.append("  ")
+            text.append(f"{len(bare)} UNPROTECTED", style=f"bold {tone(self, 'loss')}")
         conn = s.get("connection") or {}
         state = str(conn.get("state") or "unknown")
         data = str(conn.get("market_data") or "unknown")

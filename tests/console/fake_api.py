@@ -313,6 +313,11 @@ class FakeEngineAPI:
             },
             clock={"now": self.now.isoformat(), "simulated": self.simulated, "speed": 1.0},
             ai={"enabled": self.ai_enabled, "reason": None if self.ai_enabled else "no API key"},
+            unprotected=[
+                {"trade_id": i + 1, "symbol": p["symbol"], "strategy": "putdesk"}
+                for i, p in enumerate(self.positions)
+                if p.get("bracket_status") == "unprotected"
+            ],
             **({"regime": self.regime} if self.regime is not None and self.regime_read else {}),
         )
 

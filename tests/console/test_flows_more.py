@@ -350,6 +350,8 @@ async def test_unprotected_position_is_flagged_and_protect_places_exits() -> Non
         cells = [table.get_row_at(i)[6] for i in range(table.row_count)]
         flagged = [c for c in cells if str(c) == "UNPROTECTED"]
         assert len(flagged) == 1 and "bold" in str(flagged[0].style)
+        header = app.main.query_one(StatusHeader)
+        assert "1 UNPROTECTED" in header.who_text().plain
         await pilot.press("P")
         await pilot.pause()
         assert isinstance(app.screen, Confirm)
@@ -362,3 +364,4 @@ async def test_unprotected_position_is_flagged_and_protect_places_exits() -> Non
         await settle(pilot)
         cells = [str(table.get_row_at(i)[6]) for i in range(table.row_count)]
         assert "UNPROTECTED" not in cells
+        assert "UNPROTECTED" not in header.who_text().plain
