@@ -130,6 +130,12 @@ class Watcher:
             for o in orders:
                 await self._apply_order(conn, o, now, report)
             touched: set[int] = set()
+            if fresh:  # read again inside the transaction: another sync may have stored some
+                async with conn.execute(
+                    "SELECT exec_id FROM executions WHERE exec_id IS NOT NULL"
+                ) as cur:
+                    stored = {r[0] for r in await cur.fetchall()}
+                fresh = [f for f in fresh if f.exec_id not in stored]
             for f in fresh:
                 tid = await self._store_fill(conn, f, now, report)
                 if tid:

@@ -468,3 +468,25 @@ async def test_protect_after_each_kill_places_a_new_pair_never_a_repeated_ref(
         assert trade is not None and trade["bracket_status"] == "working"
     assert len(placed) == len(set(placed)) == 4
     assert len(ex.place_calls) == len(set(ex.place_calls))
+
+
+async def test_two_syncs_at_once_book_a_fill_once(store: Store) -> None:
+    """The event-driven watcher and a running execution can sync at the same moment: a new
+    fill is stored, and announced, by one of them only."""
+    import asyncio
+
+    ex = make_exchange()
+    lid = await add_lineup(store, ex)
+    await workflow(store, ex, config(), hook=bid_to(90.0, 0.50)).run()
+    c = ex.con("XYZ", EXPIRY, 90.0)
+    ex.set_quote(c, 0.05, 0.10)  # the put collapses: the take-profit fills
+    await ex.advance(1)
+    a, b = workflow(store, ex, config()), workflow(store, ex, config())
+    ra, rb = await asyncio.gather(a.watcher.sync(ex.clock.now()), b.watcher.sync(ex.clock.now()))
+    assert len(ra.new_fills) + len(rb.new_fills) == 1
+    fills = await store.fetchall(
+        "SELECT * FROM events WHERE kind='order.fill' AND message LIKE 'pd-L1-%-tp%'"
+    )
+    assert len(fills) == 1
+    trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
+    assert trade is not None and trade["status"] == "closed"
