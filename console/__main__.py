@@ -66,6 +66,20 @@ def demo_accounts(cfg: Any) -> Any:
     return PutdeskConfig.model_validate(data)
 
 
+def console_logging(cfg: Any, account: str | None) -> Path | None:
+    """The console's process (and every engine it runs in-process) logs to
+    `<state>/logs/console.log`, never to the terminal the console draws on. None when the
+    log directory cannot be written (the console still runs)."""
+    from engine.runtime.logs import setup_logging
+    from engine.runtime.paths import EnginePaths
+
+    paths = EnginePaths.of(cfg, account)
+    try:
+        return setup_logging(paths.logs, paths.key, stdout=False, stem="console")
+    except OSError:
+        return None
+
+
 def account_links(cfg: Any, args: argparse.Namespace, path: Path | None) -> list[Any]:
     """One AccountLink per configured account (`--account` first, else the default), each
     reaching that account's engine with its own settings. With nothing configured: one link
@@ -132,6 +146,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(str(exc), file=sys.stderr)
         return 2
     first = links[0]
+    console_logging(cfg.for_account(first.account or None), first.account or None)
     app = PutdeskApp(
         first.connect,
         config=cfg.for_account(first.account),

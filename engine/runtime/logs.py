@@ -12,11 +12,17 @@ _MARK = "_putdesk_handler"
 
 
 def setup_logging(
-    log_dir: Path, account_key: str, *, stdout: bool = True, level: int = logging.INFO
+    log_dir: Path,
+    account_key: str,
+    *,
+    stdout: bool = True,
+    level: int = logging.INFO,
+    stem: str | None = None,
 ) -> Path:
-    """Attach putdesk's handlers to the root logger (idempotent); returns the log file."""
+    """Attach putdesk's handlers to the root logger (idempotent); returns the log file,
+    `engine-<account>.log` (or `<stem>.log`: the console's process logs to `console.log`)."""
     log_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
-    path = log_dir / f"engine-{account_key}.log"
+    path = log_dir / f"{stem or f'engine-{account_key}'}.log"
     root = logging.getLogger()
     for h in list(root.handlers):
         if getattr(h, _MARK, False):

@@ -96,6 +96,9 @@ def test_demo_scan_autoselect_kill_prompt_and_quit(tmux: Tmux) -> None:
     assert "Kill switch" in screen
     tmux.keys("n", "q")
     screen = tmux.wait("EXIT=0")
+    # the console and its in-process engines logged to a file, not to the terminal
+    log = tmux.state / "logs" / "console.log"
+    assert log.exists() and "Traceback" not in log.read_text()
 
 
 def _exits_when_the_terminal_goes_away(tmux: Tmux) -> None:

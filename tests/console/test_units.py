@@ -283,3 +283,27 @@ def test_nakedtrader_entry_says_filled_working_or_cancelled() -> None:
     assert entry_state({"entry_price": "0.30", "premium": "30"}) == "filled 0.30  premium $30.00"
     assert entry_state({"status": "pending"}) == "entry working (not filled yet)"
     assert entry_state({"status": "cancelled"}) == "entry cancelled unfilled"  # not "filled -"
+
+
+def test_console_logs_to_a_file_never_to_its_terminal(tmp_path: Path) -> None:
+    import logging
+
+    from console.__main__ import console_logging
+    from engine.runtime.logs import _MARK
+
+    cfg = PutdeskConfig.model_validate({"paths": {"state_dir": str(tmp_path)}})
+    root = logging.getLogger()
+    before = list(root.handlers)
+    try:
+        path = console_logging(cfg, None)
+        assert path is not None and (path.parent.name, path.name) == ("logs", "console.log")
+        ours = [h for h in root.handlers if getattr(h, _MARK, False)]
+        assert ours and all(isinstance(h, logging.FileHandler) for h in ours)  # no stdout
+        logging.getLogger("engine.execution.service").error("watcher sync failed: boom")
+        for h in ours:
+            h.flush()
+        assert "watcher sync failed: boom" in path.read_text()
+    finally:
+        for h in [h for h in root.handlers if h not in before]:
+            root.removeHandler(h)
+            h.close()
