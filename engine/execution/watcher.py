@@ -130,9 +130,11 @@ class Watcher:
             for o in orders:
                 await self._apply_order(conn, o, now, report)
             touched: set[int] = set()
-            if fresh:  # read again inside the transaction: another sync may have stored some
+            if fresh:  # asked again inside the transaction: another sync may have stored some
+                marks = ",".join("?" for _ in fresh)
                 async with conn.execute(
-                    "SELECT exec_id FROM executions WHERE exec_id IS NOT NULL"
+                    f"SELECT exec_id FROM executions WHERE exec_id IN ({marks})",
+                    [f.exec_id for f in fresh],
                 ) as cur:
                     stored = {r[0] for r in await cur.fetchall()}
                 fresh = [f for f in fresh if f.exec_id not in stored]
