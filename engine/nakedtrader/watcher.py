@@ -26,7 +26,7 @@ from engine.domain import MarketData, Reason
 from engine.execution.intents import IntentRepo
 from engine.execution.ports import BrokerOrder, BrokerPosition, OrderPort
 from engine.execution.records import Recorder
-from engine.execution.watcher import Watcher
+from engine.execution.watcher import Watcher, exit_protection
 from engine.nakedtrader.chain import underlying_price_of
 from engine.nakedtrader.recorder import STRATEGY, NtRecorder
 from engine.store.db import Store
@@ -70,12 +70,9 @@ def live_bracket_status(
         if entry.filled == 0 and entry.status == "Inactive":
             return "rejected", "entry_rejected"
         return "pending", "entry_working"
-    if status == "open":
-        children = [c for c in (tp, sl) if c is not None]
-        if any(c.status in WORKING for c in children):
-            return "open", "working"
-        if children:
-            return "open", "unprotected"
+    if status == "open":  # the same reading of the exits as the execution watcher's
+        state = exit_protection([tp] if tp else [], [sl] if sl else [])
+        return None if state is None else ("open", state)
     return None
 
 

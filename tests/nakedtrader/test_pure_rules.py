@@ -109,6 +109,10 @@ def test_bracket_states() -> None:
         "open",
         "unprotected",
     )
+    # read as the execution watcher reads exits: one kind ended, or one filled (closing)
+    assert live_bracket_status(order("e", "Filled", 1), gone, sl, "open") == ("open", "stop_only")
+    filled = order("e-tp", "Filled", 1)
+    assert live_bracket_status(order("e", "Filled", 1), filled, gone, "open") is None
 
 
 def trade(symbol: str, strike: str) -> TradeRow:
