@@ -28,22 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="Stage 2 + two-tier execution of the approved lineup now",
     )
     common_options(e)
-    e.add_argument(
-        "--yes-live",
-        metavar="ACCOUNT",
-        help="typed confirmation for a live account: repeat its account id",
-    )
+    _yes_live(e)
     e.set_defaults(func=_execute)
     pe = sub.add_parser(
         "protect-exits",
         help="place a take-profit and stop for open trades that have no exit order working",
     )
     common_options(pe)
-    pe.add_argument(
-        "--yes-live",
-        metavar="ACCOUNT",
-        help="typed confirmation for a live account: repeat its account id",
-    )
+    _yes_live(pe)
     pe.set_defaults(func=_protect)
     r = sub.add_parser("reconcile-positions", help="database positions against IBKR's")
     common_options(r)
@@ -56,6 +48,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser("positions", help="IBKR positions")
         common_options(p)
         p.set_defaults(func=lambda a: _call(a, GetPositions(), _render_positions))
+
+
+def _yes_live(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--yes-live",
+        metavar="ACCOUNT",
+        help="typed confirmation for a live account: repeat its account id",
+    )
 
 
 def _live_confirmed(args: argparse.Namespace) -> bool | None:

@@ -475,15 +475,10 @@ def _cell(t: dict[str, Any], key: str | None) -> str:
 
 def et_day(v: Any) -> str:
     """An ISO time as its New York trading date (what IBKR and the tax report call the day)."""
-    from engine.market.calendar import to_et
+    from engine.market.calendar import parse_utc, to_et
 
-    try:
-        t = dt.datetime.fromisoformat(str(v))
-    except ValueError:
-        return str(v)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return to_et(t).date().isoformat()
+    t = parse_utc(v)
+    return to_et(t).date().isoformat() if t is not None else str(v)
 
 
 def _print_trades(data: dict[str, Any]) -> None:

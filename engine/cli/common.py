@@ -552,13 +552,10 @@ def format_event(ev: dict[str, Any], local_zone: dt.tzinfo | None = None) -> str
 
 
 def event_time(ts: Any, local_zone: dt.tzinfo | None = None) -> str:
-    from engine.market.calendar import et_and_local
+    from engine.market.calendar import et_and_local, parse_utc
 
-    try:
-        t = dt.datetime.fromisoformat(str(ts))
-    except ValueError:
+    t = parse_utc(ts)
+    if t is None:
         return str(ts)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
     zone = local_zone or dt.datetime.now().astimezone().tzinfo
     return et_and_local(t, zone, "%Y-%m-%d %H:%M:%S")

@@ -15,7 +15,7 @@ from engine.execution.brackets import is_putdesk_ref
 from engine.execution.intents import IntentRepo
 from engine.execution.ports import OrderPort
 from engine.execution.records import Recorder, iso, set_lineup
-from engine.market.calendar import to_et
+from engine.market.calendar import parse_utc, to_et
 from engine.store.db import Store
 from engine.store.lineup import IN_EXECUTION_STATUSES, sold_contracts
 
@@ -24,13 +24,8 @@ HALT_KEY = "halted"
 
 def _et_text(at: object) -> str:
     """The halt's time for its message: New York date and time, as the schedule speaks."""
-    try:
-        t = dt.datetime.fromisoformat(str(at))
-    except ValueError:
-        return str(at)
-    if t.tzinfo is None:
-        t = t.replace(tzinfo=dt.UTC)
-    return f"{to_et(t):%Y-%m-%d %H:%M:%S} ET"
+    t = parse_utc(at)
+    return f"{to_et(t):%Y-%m-%d %H:%M:%S} ET" if t is not None else str(at)
 
 
 async def halt_reason(store: Store, account_id: str) -> Reason | None:

@@ -13,7 +13,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 from engine.api.models import (
@@ -128,36 +128,42 @@ class ExecutionService:
                 self.release(what)
 
     async def execute(self, cmd: ExecuteNow) -> Result:
-        async with self.slot("manual execution") as holder:
-            if holder is not None:
-                return Result.refused(
-                    f"execution already running ({holder}); try again when it has finished",
-                    code="execution.running",
-                )
-            wf = self.workflow(live_confirmed=cmd.live_confirmed)
-            why = await wf.guard()
-            if why is not None:
-                return Result.refused(why.text, code=why.code)
+        async def run(wf: TwoTierWorkflow) -> Result:
             summary = await wf.run(open_at=self.open_today())
             if not summary.ok:
                 return Result.refused(summary.reason.text, code=summary.reason.code)
             return Result.success(**summary.as_dict())
 
+        return await self._guarded("manual execution", cmd.live_confirmed, run)
+
     async def protect(self, cmd: ProtectPositions) -> Result:
         """Exits for open trades left without any (after a kill and a resume, or cancelled
         in TWS); the same guards as execution (halt, connection, live confirmation)."""
-        async with self.slot("protecting positions") as holder:
+
+        async def run(wf: TwoTierWorkflow) -> Result:
+            return Result.success(**(await wf.protect_open()).as_dict())
+
+        return await self._guarded("protecting positions", cmd.live_confirmed, run)
+
+    async def _guarded(
+        self,
+        what: str,
+        live_confirmed: bool,
+        run: Callable[[TwoTierWorkflow], Awaitable[Result]],
+    ) -> Result:
+        """`run` a workflow in the execution slot, behind the workflow's guard (halt,
+        connection, live confirmation); refused with the reason otherwise."""
+        async with self.slot(what) as holder:
             if holder is not None:
                 return Result.refused(
                     f"execution already running ({holder}); try again when it has finished",
                     code="execution.running",
                 )
-            wf = self.workflow(live_confirmed=cmd.live_confirmed)
+            wf = self.workflow(live_confirmed=live_confirmed)
             why = await wf.guard()
             if why is not None:
                 return Result.refused(why.text, code=why.code)
-            summary = await wf.protect_open()
-            return Result.success(**summary.as_dict())
+            return await run(wf)
 
     def open_today(self) -> dt.datetime | None:
         """Today's open when it is still ahead (tier 1 waits for it), else None (send now)."""

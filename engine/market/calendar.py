@@ -26,6 +26,15 @@ def to_et(t: dt.datetime) -> dt.datetime:
     return t.astimezone(ET)
 
 
+def parse_utc(v: object) -> dt.datetime | None:
+    """An ISO timestamp as an aware datetime (naive ones are UTC, as stored); None if bad."""
+    try:
+        t = dt.datetime.fromisoformat(str(v))
+    except ValueError:
+        return None
+    return t if t.tzinfo is not None else t.replace(tzinfo=dt.UTC)
+
+
 def et_and_local(t: dt.datetime, local_zone: dt.tzinfo | None, fmt: str = "%m-%d %H:%M:%S") -> str:
     """A time in New York ('11-25 09:40:14 ET'), followed by the local clock ('01:40 AEDT',
     with the weekday when the local date is another) when the local zone's clock differs."""
