@@ -94,9 +94,12 @@ async def kill(
     problems: list[str] = []
     if port is not None and port.connected():
         working = [o for o in await port.orders() if is_putdesk_ref(o.order_ref) and o.working]
-        await IntentRepo(store, account_id).note_cancel(
-            [o.order_ref for o in working], Reason("halt.killed", f"kill switch: {reason}"), now
-        )
+        try:  # the cancels' records say why; never in the kill's way
+            await IntentRepo(store, account_id).note_cancel(
+                [o.order_ref for o in working], Reason("halt.killed", f"kill switch: {reason}"), now
+            )
+        except Exception as exc:
+            problems.append(f"cancel reasons not recorded: {exc}")
         for o in working:
             try:
                 await port.cancel(o.order_ref)

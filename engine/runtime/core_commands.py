@@ -7,6 +7,7 @@ import asyncio
 import datetime as dt
 import hashlib
 import json
+import logging
 import os
 import tempfile
 from decimal import Decimal
@@ -36,6 +37,8 @@ from engine.domain import Reason
 from engine.runtime.paths import engine_running
 from engine.selection.regime_guard import regime_guard
 from engine.store.db import to_json, utcnow_iso
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from engine.runtime.engine import Engine
@@ -321,6 +324,22 @@ async def get_events(engine: Engine, cmd: GetEvents) -> Result:
     return Result.success(events=events)
 
 
+async def _note_kill_cancels(engine: Engine, reason: str) -> None:
+    """The cancels' records say why once IBKR confirms them. Never in the kill's way: a
+    failure here is logged and the cancels go out regardless."""
+    if engine.store is None:
+        return
+    from engine.execution.intents import IntentRepo
+
+    try:
+        refs = [str(t.order.orderRef) for t in engine.orders.putdesk_open_trades()]
+        await IntentRepo(engine.store, engine.account or "").note_cancel(
+            refs, Reason("engine.killed", f"kill switch: {reason}"), engine.now()
+        )
+    except Exception:
+        log.exception("kill switch: the cancels' reason could not be recorded")
+
+
 async def kill(engine: Engine, cmd: Kill) -> Result:
     """Halt (persisted) and cancel every open putdesk order."""
     reason = Reason("engine.killed", cmd.reason)
@@ -329,14 +348,8 @@ async def kill(engine: Engine, cmd: Kill) -> Result:
     cancelled = 0
     error = None
     if engine.session.connected:
+        await _note_kill_cancels(engine, cmd.reason)
         try:
-            if engine.store is not None:  # the cancels' records say why, once IBKR confirms
-                from engine.execution.intents import IntentRepo
-
-                refs = [str(t.order.orderRef) for t in engine.orders.putdesk_open_trades()]
-                await IntentRepo(engine.store, engine.account or "").note_cancel(
-                    refs, Reason("engine.killed", f"kill switch: {cmd.reason}"), engine.now()
-                )
             cancelled = await engine.orders.cancel_all_putdesk()
         except BrokerError as exc:
             error = exc.reason.text

@@ -12,6 +12,8 @@ from contextlib import asynccontextmanager
 from decimal import Decimal
 from typing import Any
 
+import pytest
+
 from config.models import PutdeskConfig
 from engine.execution.service import ExecutionService, install
 from engine.execution.workflow import TwoTierWorkflow
@@ -368,3 +370,27 @@ async def test_kill_leaves_open_trades_unprotected_and_protect_places_exits_agai
         again = await eng.request(ProtectPositions())
         assert [d["code"] for d in again.data["decisions"]] == ["exits.working"]
         no_duplicates(gw)
+
+
+async def test_kill_cancels_even_when_the_reasons_cannot_be_recorded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from engine.api.models import Kill
+    from engine.execution.intents import IntentRepo
+
+    async def broken(*_a: Any, **_k: Any) -> None:
+        raise RuntimeError("database is locked")
+
+    async with sim_engine(seed=3) as (gw, eng, svc):
+        await stage(eng)
+        wf = flow(gw, svc)
+        await wf.recovery.run(wf.now())
+        await wf.stage2()
+        gw.advance_clock((OPEN - wf.now()).total_seconds())
+        await wf.tier1()
+        monkeypatch.setattr(IntentRepo, "note_cancel", broken)
+        res = await eng.request(Kill(reason="db trouble"))
+        assert res.ok and res.data["cancelled"] == 3
+        await asyncio.sleep(0.2)
+        states = {b[0]: b[1] for b in book(gw)}
+        assert {states[r] for r in ("pd-L1-1", "pd-L1-1-tp", "pd-L1-1-sl")} == {"Cancelled"}
