@@ -128,6 +128,18 @@ async def row(eng: Engine, sql: str, *params: Any) -> dict[str, Any]:
     return r
 
 
+async def entry_working_at_the_open(gw: Any, eng: Engine, svc: ExecutionService) -> Any:
+    """One staged entry through recovery, Stage 2 and tier 1 at the open: its bracket is
+    working (not filled yet); returns the workflow."""
+    await stage(eng)
+    wf = flow(gw, svc)
+    await wf.recovery.run(wf.now())
+    await wf.stage2()
+    gw.advance_clock((OPEN - wf.now()).total_seconds())
+    await wf.tier1()
+    return wf
+
+
 def no_duplicates(gw: Any) -> None:
     refs = [b[0] for b in book(gw) if b[1] != "Held"]
     assert len(refs) == len(set(refs)), refs
@@ -296,12 +308,7 @@ async def test_kill_switch_cancels_are_recorded_with_its_reason() -> None:
     from engine.api.models import Kill
 
     async with sim_engine(seed=3) as (gw, eng, svc):
-        await stage(eng)
-        wf = flow(gw, svc)
-        await wf.recovery.run(wf.now())
-        await wf.stage2()
-        gw.advance_clock((OPEN - wf.now()).total_seconds())
-        await wf.tier1()
+        wf = await entry_working_at_the_open(gw, eng, svc)
         working = {b[0] for b in book(gw) if b[1] in ("Submitted", "PreSubmitted")}
         assert {"pd-L1-1", "pd-L1-1-tp", "pd-L1-1-sl"} <= working
         res = await eng.request(Kill(reason="e2e kill"))
@@ -382,12 +389,7 @@ async def test_kill_cancels_even_when_the_reasons_cannot_be_recorded(
         raise RuntimeError("database is locked")
 
     async with sim_engine(seed=3) as (gw, eng, svc):
-        await stage(eng)
-        wf = flow(gw, svc)
-        await wf.recovery.run(wf.now())
-        await wf.stage2()
-        gw.advance_clock((OPEN - wf.now()).total_seconds())
-        await wf.tier1()
+        await entry_working_at_the_open(gw, eng, svc)
         monkeypatch.setattr(IntentRepo, "note_cancel", broken)
         res = await eng.request(Kill(reason="db trouble"))
         assert res.ok and res.data["cancelled"] == 3
