@@ -99,6 +99,7 @@ EVENT_REFRESH: dict[str, tuple[str, ...]] = {
     "trade.closed": ("positions", "nt"),
     "nakedtrader": ("nt",),
     "notice": ("status", "positions"),  # e.g. an open trade left without exits
+    "job": ("status",),  # a scheduled job started or finished: the Activity pane's schedule
 }
 
 #: Which sections a finished command makes stale.
@@ -526,6 +527,7 @@ class PutdeskApp(App[int]):
             link = self.accounts.get(self.account or "")
             header.label = link.label if link is not None else ""
             header.set_status(self.state["status"])
+            main.render_section("activity")
             self._show_budget()
             self._poll_visible_pane(main.active_pane)
         self._maybe_ask_regime(view)

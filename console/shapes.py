@@ -95,6 +95,7 @@ def status_view(d: dict[str, Any]) -> dict[str, Any]:
         "budget": budget_view(d.get("budget") or {}),
         "regime": d.get("regime") or {},
         "unprotected": list(d.get("unprotected") or []),
+        "schedule": d.get("schedule") or {},
     }
 
 

@@ -21,6 +21,7 @@ from console.widgets.lineup import LineupDoneTable, LineupTable
 from console.widgets.nakedtrader import NakedTraderView
 from console.widgets.positions import OrdersTable, PositionsTable
 from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
+from console.widgets.schedule import ScheduleView
 from console.widgets.settings import SettingsForm
 
 PANES = ("scanner", "lineup", "positions", "nakedtrader", "activity")
@@ -82,6 +83,7 @@ class MainScreen(Screen[None]):
             with TabPane("4 NakedTrader", id="nakedtrader"):
                 yield Lazy(NakedTraderPane())
             with TabPane("5 Activity", id="activity"):
+                yield ScheduleView(id="schedule-view")
                 yield ActivityLog(id="activity-log")
         yield KeyBar(id="keybar")
 
@@ -181,6 +183,9 @@ class MainScreen(Screen[None]):
                 self.call_after_refresh(self._retry, name)
                 return
             nt.first().show(state["nt"])
+        elif name == "activity":
+            status = state.get("status") or {}
+            self.query_one(ScheduleView).show(status.get("schedule") or {})
 
     def _retry(self, name: str) -> None:
         if name in self.dirty and name == self.active_pane:

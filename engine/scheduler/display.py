@@ -37,6 +37,8 @@ def render_schedule(data: dict[str, Any], console: Any) -> None:
             outcome, reason = _run_text(j.get("run"))
             if j.get("skip_reason") and not j.get("run"):
                 reason = j["skip_reason"]
+            elif j.get("missed"):
+                outcome, reason = "[yellow]missed[/]", j["missed"]
             t.add_row(j["job"], j["due_et"], j.get("due_local", ""), outcome, reason)
         console.print(t)
         if today.get("reason"):

@@ -38,12 +38,21 @@ def wants_runner(engine: Any) -> bool:
     return bool(extra.get("headless")) and bool(engine.cfg.schedule.enabled)
 
 
-def _day(plan: DayPlan, runs: dict[str, JobRun], zone: Any) -> dict[str, Any]:
+def day_view(
+    plan: DayPlan, runs: dict[str, JobRun], zone: Any, now: dt.datetime | None = None
+) -> dict[str, Any]:
+    """One session's plan as data; with `now`, a job that never started and can no longer
+    start (its deadline passed) says so in "missed"."""
     jobs = []
     for j in plan.jobs:
         row = j.as_dict(zone)
         run = runs.get(j.name)
         row["run"] = run.as_dict() if run else None
+        row["missed"] = None
+        if run is None and j.skip is None and now is not None and now >= j.deadline:
+            row["missed"] = (
+                f"not run: its window closed at {j.deadline.astimezone(ET).strftime('%H:%M')} ET"
+            )
         jobs.append(row)
     return {
         "session_date": plan.session_date.isoformat(),
@@ -78,19 +87,26 @@ class SchedulerService:
             "now_et": now.astimezone(ET).strftime("%Y-%m-%d %H:%M %Z"),
             "now_local": now.astimezone(zone).strftime("%Y-%m-%d %H:%M %Z"),
             "local_zone": str(zone),
-            "today": _day(today, runs, zone),
+            "today": day_view(today, runs, zone, now),
             "current": self.runner.current.name if self.runner.current else None,
             "next_wake": self.runner.next_wake.isoformat() if self.runner.next_wake else None,
             "waiting_on": self.runner.waiting_on.text if self.runner.waiting_on else None,
             "error": self.runner.error,
             "last_runs": [r.as_dict() for r in await repo.recent(20)] if repo else [],
         }
-        pending = [j for j in today.jobs if not (j.name in runs and runs[j.name].finished)]
+        # the next session once nothing of today is left: each job finished, or never started
+        # and past the deadline it may start by (missed when no scheduler ran it)
+        pending = [
+            j
+            for j in today.jobs
+            if not (j.name in runs and runs[j.name].finished)
+            and (j.name in runs or now < j.deadline)
+        ]
         if not pending:
             nxt, _first = next_job_time(
                 today.session_date, e.cfg.schedule, e.cfg.execution, e.calendar
             )
-            data["next_session"] = _day(nxt, {}, zone)
+            data["next_session"] = day_view(nxt, {}, zone)
         return Result.success(**data)
 
 

@@ -149,6 +149,10 @@ class FakeEngineAPI:
         #: fails as an engine without regime data does, and the status carries none
         self.regime: dict[str, Any] | None = None
         self.regime_read = False
+        #: the schedule section of the status: whether a scheduler runs here, and today's
+        #: job runs (job -> (outcome, reason)) as the job_runs table would hold them
+        self.scheduler_running = False
+        self.job_runs: dict[str, tuple[str, str]] = {}
         self.settings: dict[str, Any] = PutdeskConfig().model_dump(mode="json")
         self.saved: list[dict[str, Any]] = []
         self.scan: dict[str, Any] = {}
@@ -318,8 +322,46 @@ class FakeEngineAPI:
                 for i, p in enumerate(self.positions)
                 if p.get("bracket_status") == "unprotected"
             ],
+            schedule=self.schedule(),
             **({"regime": self.regime} if self.regime is not None and self.regime_read else {}),
         )
+
+    def schedule(self) -> dict[str, Any]:
+        """GetStatus's schedule section (engine/scheduler/service.get_schedule), from the real
+        plan of the fake's day and the job runs the test sets."""
+        from engine.market.calendar import MarketCalendar
+        from engine.scheduler.plan import ET, plan_day
+        from engine.scheduler.runs import JobRun
+        from engine.scheduler.service import day_view
+
+        cfg = PutdeskConfig()
+        plan = plan_day(
+            self.now.astimezone(ET).date(), cfg.schedule, cfg.execution, MarketCalendar()
+        )
+        due = {j.name: j.due.isoformat() for j in plan.jobs}
+        runs = {
+            name: JobRun(
+                job=name,
+                session_date=plan.session_date.isoformat(),
+                scheduled_for=due.get(name, ""),
+                started_at=due.get(name),
+                finished_at=due.get(name),
+                outcome=outcome,
+                reason_code=None,
+                reason=reason,
+            )
+            for name, (outcome, reason) in self.job_runs.items()
+        }
+        return {
+            "enabled": True,
+            "running": self.scheduler_running,
+            "level": self.settings["automation_level"],
+            "today": day_view(plan, runs, dt.UTC, self.now),
+            "current": None,
+            "waiting_on": None,
+            "error": None,
+            "last_runs": [],
+        }
 
     def _GetRegime(self, cmd: GetRegime) -> Result:
         if self.regime is None:

@@ -21,8 +21,20 @@ def _still(pilot: Pilot[int]) -> None:
             inp.cursor_blink = False
 
 
-def scenario(*keys: str, invalid: bool = False) -> Callable[[Pilot[int]], Awaitable[None]]:
+def _headless_morning(pilot: Pilot[int]) -> None:
+    """The fake as a headless engine at level C whose scheduler ran the pre-open scan."""
+    fake = pilot.app.fake  # type: ignore[attr-defined]
+    fake.settings["automation_level"] = "C"
+    fake.scheduler_running = True
+    fake.job_runs = {"scan": ("ok", "scan of 12 symbols: 9 candidates; 4 staged, approved")}
+
+
+def scenario(
+    *keys: str, invalid: bool = False, headless: bool = False
+) -> Callable[[Pilot[int]], Awaitable[None]]:
     async def run(pilot: Pilot[int]) -> None:
+        if headless:
+            _headless_morning(pilot)
         await settle(pilot)
         for k in keys:
             await pilot.press(k)
@@ -46,7 +58,7 @@ SCENARIOS: dict[str, Callable[[Pilot[int]], Awaitable[None]]] = {
     "lineup": scenario("s", "a"),
     "positions": scenario("3"),
     "nakedtrader": scenario("4"),
-    "activity": scenario("s", "5"),
+    "activity": scenario("s", "5", headless=True),
     "help": scenario("question_mark"),
     "kill_confirm": scenario("K"),
 }
