@@ -615,6 +615,20 @@ class TwoTierWorkflow:
         working = [o for o in self._entry_orders(lineup_id, self._last.orders) if o.working]
         if working:
             await self.intents.note_cancel([o.order_ref for o in working], reason, self.now())
+            # IBKR cancels the take-profit and stop of an entry with nothing filled along
+            # with it: they keep the same reason (an entry with fills keeps its exits)
+            unfilled = {o.order_id for o in working if o.filled == 0}
+            children = [
+                o.order_ref
+                for o in self._last.orders
+                if o.parent_id in unfilled and o.working and o.order_ref
+            ]
+            if children:
+                await self.intents.note_cancel(
+                    children,
+                    Reason(reason.code, f"with its entry order: {reason.text}"),
+                    self.now(),
+                )
         for o in working:
             await self.port.cancel(o.order_ref)
         deadline = self.now() + dt.timedelta(seconds=self.cancel_timeout_s)

@@ -107,6 +107,14 @@ async def test_tier2_reprices_and_fills(store: Store) -> None:
         "SELECT * FROM events WHERE kind='order.status' AND message LIKE 'pd-L1-1 Cancelled%'"
     )
     assert ev["code"] == "tier2.cancel"
+    # its take-profit and stop, cancelled by IBKR with it, say so too
+    for leg in ("tp", "sl"):
+        kid = await store.fetchone(
+            "SELECT * FROM order_intents WHERE order_ref=?", (f"pd-L1-1-{leg}",)
+        )
+        assert kid is not None and kid["status"] == "cancelled"
+        assert kid["reason_code"] == "tier2.cancel"
+        assert kid["reason_text"].startswith("with its entry order: cancelled by tier 2")
     trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
     assert trade is not None and trade["entry_price"] == "0.48"
     assert await events(store, "price.tier2")
