@@ -9,6 +9,7 @@ stale entry on a live account, no IBKR account data).
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import sys
 from typing import Any
@@ -148,8 +149,18 @@ def _render_lineup(data: dict[str, Any]) -> None:
             why = e.get("reason_text") or e.get("reason_code") or ""
             print(
                 f"{e['id']:>5} {e['status']:<9} {e['symbol']:<7} {e['expiry']:<9} "
-                f"{_f(e['strike']):>8} {e['quantity']:>4}  {why}"
+                f"{_f(e['strike']):>8} {e['quantity']:>4}  {_done_when(e.get('updated_at'))}  {why}"
             )
+
+
+def _done_when(ts: Any) -> str:
+    """When an entry reached its state: weekday and time in ET, and in local time."""
+    from engine.market.calendar import et_and_local, parse_utc
+
+    t = parse_utc(ts)
+    if t is None:
+        return "-"
+    return et_and_local(t, dt.datetime.now().astimezone().tzinfo, "%a %H:%M")
 
 
 def _lineup(args: argparse.Namespace) -> int:

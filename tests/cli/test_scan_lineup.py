@@ -78,3 +78,29 @@ def test_lineup_edit_cycle(run: Run) -> None:
     code, out, _ = run("lineup", "clear", "--json")
     doc = doc_of(out)
     assert code == 0 and doc["data"]["lineup"]["entries"] == []
+
+
+def test_lineup_done_rows_say_when(capsys: object) -> None:
+    from engine.cli.cmd_scan import _render_lineup
+
+    _render_lineup(
+        {
+            "entries": [],
+            "budget": {"available": False, "reason": "not connected"},
+            "done": [
+                {
+                    "id": 4,
+                    "status": "filled",
+                    "symbol": "AMZN",
+                    "expiry": "20261204",
+                    "strike": 187.5,
+                    "quantity": 1,
+                    "updated_at": "2026-11-25T14:32:41+00:00",
+                    "reason_text": "SELL 1 @ 0.31",
+                }
+            ],
+        }
+    )
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    [row] = [line for line in out.splitlines() if "AMZN" in line]
+    assert "Wed 09:32 ET" in row and row.endswith("SELL 1 @ 0.31")
