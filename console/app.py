@@ -125,6 +125,9 @@ QUIET_CODES = {"no_scan"}
 #: Scanner redraws are coalesced: however fast quotes arrive, the table redraws at most
 #: 1 / RENDER_INTERVAL_S times a second (a redraw re-renders every visible cell).
 RENDER_INTERVAL_S = 0.5
+#: How long a console note waits for the engine's first status (its clock) before it is
+#: written with the time known then.
+EARLY_NOTE_WAIT_S = 3.0
 #: How often the terminal program checks that its terminal is still there (seconds).
 TERMINAL_CHECK_S = 1.0
 
@@ -187,6 +190,9 @@ class PutdeskApp(App[int]):
         self.startup_ms: float | None = None
         self.keymap: dict[str, str] = dict(self.config.console.keymap)
         self._poll_timer: Timer | None = None
+        #: console notes waiting for the engine's clock (see log_activity)
+        self._early_notes: list[tuple[str, str, str, str | None]] = []
+        self._early_timer: Timer | None = None
         self._pane_polled: dict[str, float] = {}
         self._regime_asked: float | None = None
         self._render_timer: Timer | None = None
@@ -527,6 +533,8 @@ class PutdeskApp(App[int]):
             link = self.accounts.get(self.account or "")
             header.label = link.label if link is not None else ""
             header.set_status(self.state["status"])
+            if self._early_notes:
+                self._flush_early_notes()
             main.render_section("activity")
             self._show_budget()
             self._poll_visible_pane(main.active_pane)
@@ -795,9 +803,31 @@ class PutdeskApp(App[int]):
         main = self.main
         if main is None:
             return
+        header = main.query_one(StatusHeader)
+        if ts is None and self.api is not None and not header.knows_engine_clock:
+            # the console's own note before the engine's first status (its clock): held until
+            # that status (or EARLY_NOTE_WAIT_S), so a simulated day's log is not stamped
+            # with the real time first and the simulated time after
+            self._early_notes.append((kind, severity, message, code))
+            if self._early_timer is None:
+                self._early_timer = self.set_timer(EARLY_NOTE_WAIT_S, self._flush_early_notes)
+            return
         # stamped on the engine's clock (a simulated day's time), like the engine's own events
-        when = ts or main.query_one(StatusHeader).engine_now()
+        when = ts or header.engine_now()
         main.query_one(ActivityLog).add(when, severity, kind, message, code)
+
+    def _flush_early_notes(self) -> None:
+        """Write the held console notes (on the engine's clock when it is known by now)."""
+        if self._early_timer is not None:
+            self._early_timer.stop()
+            self._early_timer = None
+        notes, self._early_notes = self._early_notes, []
+        main = self.main
+        if main is None:
+            return
+        when = main.query_one(StatusHeader).engine_now()
+        for kind, severity, message, code in notes:
+            main.query_one(ActivityLog).add(when, severity, kind, message, code)
 
     # -- actions (keys and command palette) -----------------------------------------------
     def action_scan(self) -> None:

@@ -89,6 +89,12 @@ class StatusHeader(Vertical):
         self._waiting = waiting
         self.refresh_text()
 
+    @property
+    def knows_engine_clock(self) -> bool:
+        """True once a status with the engine's time has arrived."""
+        clock = self._status.get("clock") or {}
+        return self._received is not None and parse_time(clock.get("now")) is not None
+
     def engine_now(self) -> dt.datetime:
         """The engine's (possibly simulated) time, advanced by real time since the status."""
         real = self._now()

@@ -42,7 +42,7 @@ def _state(data: dict[str, Any]) -> str:
         return "disabled (schedule.enabled: false)"
     if data.get("running"):
         return "scheduler running"
-    return "scheduler not running here (`putdesk engine` runs it headless)"
+    return "no scheduler here (`putdesk engine` runs it)"
 
 
 def _job_state(job: dict[str, Any]) -> tuple[str, str]:

@@ -51,10 +51,7 @@ def test_running_scheduler_lists_what_ran_and_what_comes_next() -> None:
 def test_console_engine_without_a_scheduler_says_so_in_one_line() -> None:
     fake = _fake(NOON, False, {})
     text = schedule_text(fake.schedule(), SYDNEY).strip()
-    assert text == (
-        "Schedule Tue 24 Nov · level C · scheduler not running here (`putdesk engine` runs it "
-        "headless)"
-    )
+    assert text == "Schedule Tue 24 Nov · level C · no scheduler here (`putdesk engine` runs it)"
 
 
 def test_stopped_engine_shows_its_runs_and_the_jobs_it_missed() -> None:
@@ -97,3 +94,18 @@ def _screen_text(app: object) -> str:
     svg = app.export_screenshot()  # type: ignore[attr-defined]
     body = re.sub(r"<[^>]+>", "", svg.split("</style>")[-1])
     return html.unescape(body).replace("\xa0", " ")
+
+
+async def test_console_notes_before_the_first_status_wait_for_the_engine_clock() -> None:
+    """On a simulated clock 12 h ahead of the wall, "attached to the engine" is stamped on the
+    engine's clock (after the engine's history), not with the real time."""
+    engine_now = dt.datetime(2026, 11, 25, 2, 25, tzinfo=dt.UTC)  # 21:25 ET
+    app = make_app(FakeEngineAPI(now=engine_now))  # the wall clock: 09:25 ET
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        from console.widgets.activity import ActivityLog
+
+        lines = list(app.main.query_one(ActivityLog).lines_text)
+        [attached] = [line for line in lines if "attached to the engine" in line]
+        assert attached.startswith("11-24 21:25:00 ET"), attached
+        assert lines.index(attached) > 0  # after the engine's own (earlier) events
