@@ -90,6 +90,17 @@ def _status(args: argparse.Namespace) -> int:
     return common.run(args, GetStatus(), _render_status)
 
 
+def _once(reason: str, connection_reason: str) -> str:
+    """`reason` with the connection's reason, already shown on the Connection row, said as
+    "(see Connection)" instead of a second (and third) time."""
+    if not connection_reason or len(connection_reason) <= 20 or connection_reason not in reason:
+        return reason
+    for joined in (f": {connection_reason}", f" ({connection_reason})", connection_reason):
+        if joined in reason:
+            return reason.replace(joined, " (see Connection)").strip()
+    return reason
+
+
 def _render_status(d: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
@@ -102,10 +113,16 @@ def _render_status(d: dict[str, Any]) -> None:
     )
     t.add_column("", style="bold")
     t.add_column("")
-    t.add_row("Connection", f"{c['state']}" + (f" ({c['reason']})" if c.get("reason") else ""))
+    conn_reason = str(c.get("reason") or "")
+    t.add_row("Connection", f"{c['state']}" + (f" ({conn_reason})" if conn_reason else ""))
     t.add_row("Account", f"{c.get('account') or '-'} {c.get('account_kind') or ''}")
     t.add_row("Market data", c.get("market_data_type") or "-")
-    t.add_row("Trading", ("allowed" if c["trading_allowed"] else "blocked: " + c["trading_reason"]))
+    t.add_row(
+        "Trading",
+        "allowed"
+        if c["trading_allowed"]
+        else "blocked: " + _once(str(c["trading_reason"]), conn_reason),
+    )
     t.add_row("Halted", ("yes: " + (h.get("reason") or "")) if h["halted"] else "no")
     t.add_row("Level", f"{eng['level']}  live flag: {'on' if eng['live_flag'] else 'off'}")
     ai = d.get("ai") or {}
@@ -121,7 +138,7 @@ def _render_status(d: dict[str, Any]) -> None:
             t.add_row("Lineup margin", b["lineup_margin"])
         t.add_row("Headroom", b["headroom"])
     else:
-        t.add_row("Budget", "unavailable: " + str(b.get("reason")))
+        t.add_row("Budget", "unavailable: " + _once(str(b.get("reason")), conn_reason))
     t.add_row("Regime", regime_line(d.get("regime") or {}))
     accounts = d.get("accounts") or []
     if len(accounts) > 1:

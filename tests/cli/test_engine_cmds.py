@@ -53,6 +53,35 @@ def test_status_names_open_trades_left_without_exits(capsys: pytest.CaptureFixtu
     assert "Unprotected" in out and "#7 NVDA" in out and "protect-exits" in out
 
 
+def test_status_says_the_connection_reason_once(capsys: pytest.CaptureFixture[str]) -> None:
+    from engine.cli.cmd_engine import _render_status
+
+    why = "cannot connect to 127.0.0.1:4999: ConnectionRefusedError; retrying in 1.6s"
+    doc = {
+        "engine": {"account_key": "DU7654321", "level": "B", "live_flag": False},
+        "connection": {
+            "state": "DISCONNECTED",
+            "reason": why,
+            "trading_allowed": False,
+            "trading_reason": f"not connected to IBKR: {why}",
+        },
+        "budget": {"available": False, "reason": f"not connected to IBKR: {why}"},
+        "halted": {"halted": False},
+        "pacing": {
+            "sent": 0,
+            "peak_per_window": 0,
+            "max_per_s": 45,
+            "lines_in_use": 0,
+            "max_lines": 90,
+        },
+    }
+    _render_status(doc)
+    out = " ".join(capsys.readouterr().out.split())  # the table wraps long cells
+    assert out.count("ConnectionRefusedError") == 1
+    assert "blocked: not connected to IBKR (see Connection)" in out
+    assert "unavailable: not connected to IBKR (see Connection)" in out
+
+
 def test_orders_and_positions(run: Run) -> None:
     code, out, _ = run("orders")
     assert code == 0 and "0 open order(s)" in out and "order_ref" in out
