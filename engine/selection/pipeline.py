@@ -34,6 +34,7 @@ from engine.domain import (
 from engine.market.blackscholes import bs_greeks, implied_vol
 from engine.selection import filters as F
 from engine.selection.ai import AICandidate, AIVerdict
+from engine.selection.day_cache import DayCache
 from engine.selection.scoring import (
     Components,
     composite,
@@ -113,27 +114,6 @@ class SymbolResult:
     stale: bool = False
     best: StrikeEval | None = None
     ai_reason: str | None = None
-
-
-class DayCache:
-    """What does not change within an exchange day: qualified underlyings, option parameters
-    and each expiry's listed strikes. Cleared when the ET date changes."""
-
-    def __init__(self) -> None:
-        self.day: dt.date | None = None
-        self.underlyings: dict[str, Underlying] = {}
-        self.chains: dict[str, list[OptionChainInfo]] = {}
-        self.strikes: dict[tuple[str, str, str], list[OptionRef]] = {}
-        #: (symbol, trading class, strike) -> that strike's contracts across expiries
-        self.strike_rows: dict[tuple[str, str, float], list[OptionRef]] = {}
-
-    def roll(self, day: dt.date) -> None:
-        if day != self.day:
-            self.day = day
-            self.underlyings.clear()
-            self.chains.clear()
-            self.strikes.clear()
-            self.strike_rows.clear()
 
 
 ProgressFn = Callable[[SymbolResult, int, int], Awaitable[None] | None]

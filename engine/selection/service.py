@@ -32,8 +32,8 @@ from engine.selection import filters as F
 from engine.selection import lineup as L
 from engine.selection.ab_test import arm_for, with_arm
 from engine.selection.ai import Advisor, ClaudeAdvisor, PortfolioContext
+from engine.selection.day_cache import DayCache
 from engine.selection.pipeline import (
-    DayCache,
     SelectionPipeline,
     SymbolResult,
     ai_candidates,
@@ -49,6 +49,7 @@ from engine.selection.portfolio import (
 )
 from engine.selection.regime_guard import regime_guard
 from engine.selection.universe import ScannerSource, build_universe
+from engine.store.day_cache import DayCacheRepo
 from engine.store.db import Store
 from engine.store.lineup import LineupRepo
 from engine.store.scans import CandidateRecord, ScanRepo, dec_field, snapshot_config
@@ -470,6 +471,9 @@ class SelectionService:
         repo: ScanRepo,
         sel_cfg: SelectionConfig,
     ) -> list[SymbolResult]:
+        day = F.et_date(now)
+        if self.cache.day != day:
+            await self._restore_cache(day)
         pipe = SelectionPipeline(self.md, sel_cfg, cache=self.cache)
 
         async def progress(res: SymbolResult, done: int, total: int) -> None:
@@ -485,9 +489,40 @@ class SelectionService:
                 reason_code=None if res.reason is None else res.reason.code,
             )
 
-        return await pipe.scan(
-            symbols, now, allow_stale=stale, sector_hints=hints, on_symbol=progress
-        )
+        try:
+            return await pipe.scan(
+                symbols, now, allow_stale=stale, sector_hints=hints, on_symbol=progress
+            )
+        finally:
+            await self._keep_cache()
+
+    async def _restore_cache(self, day: dt.date) -> None:
+        """Start the day with the cache an earlier engine kept for it (contract ids, option
+        parameters, strike lists): a failure only costs the requests it would have saved."""
+        try:
+            rows = await DayCacheRepo(self.store).load(day.isoformat())
+        except Exception:
+            log.exception("reading the selection day cache failed; scanning without it")
+            self.cache.roll(day)
+            return
+        used = self.cache.restore(day, rows)
+        if used:
+            log.info("selection day cache for %s: %d entries from the database", day, used)
+
+    async def _keep_cache(self) -> None:
+        """Write what this scan added to the day cache (never fails the scan)."""
+        day = self.cache.day
+        if day is None:
+            return
+        rows = self.cache.rows(only_new=True)
+        if not rows:
+            return
+        try:
+            await DayCacheRepo(self.store).save(day.isoformat(), rows)
+        except Exception:
+            log.exception("keeping the selection day cache failed")
+            return
+        self.cache.mark_kept(rows)
 
     async def _context(self, snap: AccountSnapshot | None) -> PortfolioContext:
         rows = await self._lineup().active(self.engine.account)
