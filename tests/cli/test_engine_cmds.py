@@ -26,6 +26,10 @@ def test_status_human_and_json(run: Run) -> None:
     assert d["unprotected"] == [] and "Unprotected" not in run("status")[1]
 
 
+#: GetStatus's pacing section of an engine that has sent nothing yet
+IDLE_PACING = {"sent": 0, "peak_per_window": 0, "max_per_s": 45, "lines_in_use": 0, "max_lines": 90}
+
+
 def test_status_names_open_trades_left_without_exits(capsys: pytest.CaptureFixture[str]) -> None:
     from engine.cli.cmd_engine import _render_status
 
@@ -39,13 +43,7 @@ def test_status_names_open_trades_left_without_exits(capsys: pytest.CaptureFixtu
         },
         "budget": {"available": False, "reason": "not connected"},
         "halted": {"halted": False},
-        "pacing": {
-            "sent": 0,
-            "peak_per_window": 0,
-            "max_per_s": 45,
-            "lines_in_use": 0,
-            "max_lines": 90,
-        },
+        "pacing": IDLE_PACING,
         "unprotected": [{"trade_id": 7, "symbol": "NVDA", "strategy": "putdesk"}],
     }
     _render_status(doc)
@@ -67,13 +65,7 @@ def test_status_says_the_connection_reason_once(capsys: pytest.CaptureFixture[st
         },
         "budget": {"available": False, "reason": f"not connected to IBKR: {why}"},
         "halted": {"halted": False},
-        "pacing": {
-            "sent": 0,
-            "peak_per_window": 0,
-            "max_per_s": 45,
-            "lines_in_use": 0,
-            "max_lines": 90,
-        },
+        "pacing": IDLE_PACING,
     }
     _render_status(doc)
     out = " ".join(capsys.readouterr().out.split())  # the table wraps long cells
