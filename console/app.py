@@ -43,7 +43,7 @@ from console.shapes import (
     status_view,
 )
 from console.themes import CSS_FILE, DEFAULT_THEME, DOMAIN_DEFAULTS, load_themes
-from console.widgets.activity import ActivityLog
+from console.widgets.activity import MAX_LINES, ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader, account_kind
 from console.widgets.lineup import LineupTable
@@ -128,6 +128,11 @@ RENDER_INTERVAL_S = 0.5
 #: How long a console note waits for the engine's first status (its clock) before it is
 #: written with the time known then.
 EARLY_NOTE_WAIT_S = 3.0
+#: Engine events fetched on attach, and how long live events wait for them at most.
+HISTORY_EVENTS = 200
+HISTORY_WAIT_S = 5.0
+#: Event kinds the activity log leaves out (the scanner pane and its progress bar show them).
+UNLOGGED_KINDS = frozenset({"scan.candidate", "scan.progress"})
 #: How often the terminal program checks that its terminal is still there (seconds).
 TERMINAL_CHECK_S = 1.0
 
@@ -193,6 +198,12 @@ class PutdeskApp(App[int]):
         #: console notes waiting for the engine's clock (see log_activity)
         self._early_notes: list[tuple[str, str, str, str | None]] = []
         self._early_timer: Timer | None = None
+        #: engine events that arrive while the history is being fetched (see _history)
+        self._held_events: list[Event] | None = None
+        self._history_timer: Timer | None = None
+        #: (ts, kind, message) of the engine events the log shows, oldest first: history and
+        #: the live stream overlap, and a reattach fetches the history again
+        self._shown_events: dict[tuple[dt.datetime, str, str], None] = {}
         self._pane_polled: dict[str, float] = {}
         self._regime_asked: float | None = None
         self._render_timer: Timer | None = None
@@ -448,11 +459,14 @@ class PutdeskApp(App[int]):
 
     @work(exclusive=True, group="refresh-events", exit_on_error=False)
     async def load_history(self) -> None:
-        r = await self._get(GetEvents(limit=200))
+        """The engine's recent events; an empty history when they cannot be had, so the
+        live events held meanwhile are written all the same."""
+        r = await self._get(GetEvents(limit=HISTORY_EVENTS))
+        events: list[Event] = []
         if r is not None:
             raw = r.data.get("events") or []
             events = [e if isinstance(e, Event) else Event.model_validate(e) for e in raw]
-            self.post_message(m.EventsLoaded(events))
+        self.post_message(m.EventsLoaded(events))
 
     @work(exclusive=False, group="commands", exit_on_error=False)
     async def send(self, label: str, cmd: Cmd) -> None:
@@ -485,6 +499,7 @@ class PutdeskApp(App[int]):
             others = [a for a in self.accounts if a != self.account]
             if others:
                 self.warm_accounts(others)
+        self._hold_events()
         self.consume_events()
         self.load_history()
         self.refresh_sections("status", "scan", "lineup", "positions", "nt", "settings")
@@ -627,10 +642,30 @@ class PutdeskApp(App[int]):
             if forms:
                 forms.first().load(settings)
 
+    def _hold_events(self) -> None:
+        """Hold the live events for the log until the history is written (at most
+        HISTORY_WAIT_S): the stream starts first, so nothing falls between the two, and
+        what both carry is written once, in the engine's order."""
+        if self._held_events is None:
+            self._held_events = []
+        if self._history_timer is not None:
+            self._history_timer.stop()
+        self._history_timer = self.set_timer(HISTORY_WAIT_S, self._release_events)
+
+    def _release_events(self) -> None:
+        if self._history_timer is not None:
+            self._history_timer.stop()
+            self._history_timer = None
+        held, self._held_events = self._held_events or [], None
+        for ev in held:
+            self._write_event(ev)
+
     @on(m.EventsLoaded)
     def _history(self, msg: m.EventsLoaded) -> None:
         for ev in msg.events:
-            self._log_event(ev)
+            if ev.kind not in UNLOGGED_KINDS and ev.severity != "debug":
+                self._write_event(ev)
+        self._release_events()
 
     @on(m.EngineEvent)
     def _event(self, msg: m.EngineEvent) -> None:
@@ -651,7 +686,7 @@ class PutdeskApp(App[int]):
             }
             self.state["progress"] = {"done": 0, "total": total}
             self._schedule_scanner_render()
-        if ev.kind not in {"scan.candidate"} and ev.severity != "debug":
+        if ev.kind not in UNLOGGED_KINDS and ev.severity != "debug":
             self._log_event(ev)
         if ev.severity in {"warning", "error"} and ev.kind in {"notice", "engine.state"}:
             self.notify(ev.message, severity=ev.severity, timeout=6)
@@ -790,6 +825,20 @@ class PutdeskApp(App[int]):
         gauges.first().show(budget, lineup_margin)
 
     def _log_event(self, ev: Event) -> None:
+        """A live engine event for the log (held while the history is on its way)."""
+        if self._held_events is not None:
+            self._held_events.append(ev)
+            return
+        self._write_event(ev)
+
+    def _write_event(self, ev: Event) -> None:
+        """Write an engine event once (the history and the live stream overlap)."""
+        key = (ev.ts, ev.kind, ev.message)
+        if key in self._shown_events:
+            return
+        self._shown_events[key] = None
+        while len(self._shown_events) > MAX_LINES:
+            del self._shown_events[next(iter(self._shown_events))]
         self.log_activity(ev.kind, ev.severity, ev.message or ev.kind, ev.code, ev.ts)
 
     def log_activity(
@@ -907,6 +956,7 @@ class PutdeskApp(App[int]):
             header.label = link.label
             header.detach(f"attaching to {self.account_label(account)} ...")
             main.query_one(ActivityLog).clear()
+            self._shown_events.clear()
             for name in ("scanner", "lineup", "positions", "nakedtrader"):
                 self._render(name)
             self._show_budget()
