@@ -32,10 +32,15 @@ def feed_decision(
     if after > limit:
         return "stop", Reason(
             "feeder.ceiling",
-            f"margin {maint_margin} + pending {pending} + {next_margin} = {after} would pass "
-            f"the ceiling {limit}",
+            f"margin {usd(maint_margin)} + pending {usd(pending)} + {usd(next_margin)} = "
+            f"{usd(after)} would pass the ceiling {usd(limit)}",
         )
-    return "send", Reason("feeder.send", f"margin after {after} <= ceiling {limit}")
+    return "send", Reason("feeder.send", f"margin after {usd(after)} <= ceiling {usd(limit)}")
+
+
+def usd(amount: Decimal) -> str:
+    """Dollars for a reason's text: $12,000.00."""
+    return f"${amount:,.2f}"
 
 
 async def feed_tier1(wf: TwoTierWorkflow, fills_wait_s: float = 10.0) -> None:

@@ -22,6 +22,11 @@ Tier1Mode = Literal["mid", "mid_minus_tick", "ask_minus_tick"]
 DEFAULT_MAX_QUOTE_AGE_S = 15.0
 
 
+def px(value: Decimal) -> str:
+    """A price for a reason's text: cents always shown (0.30, not 0.3), finer kept."""
+    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value)
+
+
 def is_index(symbol: str) -> bool:
     """True for index options (SPX family), which trade on the 0.05 / 0.10 grid."""
     return symbol.upper() in INDEX_SYMBOLS
@@ -83,7 +88,9 @@ def quote_problem(
     if quote.bid is None or quote.ask is None or quote.bid <= 0 or quote.ask <= 0:
         return Reason("quote.one_sided", f"no two-sided market (bid {quote.bid}, ask {quote.ask})")
     if quote.ask < quote.bid:
-        return Reason("quote.crossed", f"crossed market (bid {quote.bid} > ask {quote.ask})")
+        return Reason(
+            "quote.crossed", f"crossed market (bid {quote.bid:.2f} > ask {quote.ask:.2f})"
+        )
     return None
 
 
@@ -120,10 +127,12 @@ def tier1_price(
         if round_to_tick(ask, symbol, "down") < floor:
             return None, Reason(
                 "price.below_min_premium",
-                f"ask {ask} is below the minimum premium {min_premium}",
+                f"ask {px(ask)} is below the minimum premium {px(min_premium)}",
             )
         price = floor
-    return price, Reason("price.tier1", f"tier 1 {mode}: bid {bid} ask {ask} -> limit {price}")
+    return price, Reason(
+        "price.tier1", f"tier 1 {mode}: bid {px(bid)} ask {px(ask)} -> limit {px(price)}"
+    )
 
 
 def tier2_price(
@@ -149,7 +158,8 @@ def tier2_price(
     if current_limit <= lowest:
         return None, Reason(
             "price.tier2_no_room",
-            f"limit {current_limit} already at the floor (bid {bid}, min premium {min_premium})",
+            f"limit {px(current_limit)} already at the floor (bid {px(bid)}, min premium "
+            f"{px(min_premium)})",
         )
     target = current_limit - (current_limit - bid) * Decimal(str(step))
     price = max(round_to_tick(max(target, Decimal("0.01")), symbol, "up"), lowest)
@@ -160,9 +170,10 @@ def tier2_price(
         price = max(price, lowest)
         if price >= current_limit:
             return None, Reason(
-                "price.tier2_no_room", f"no tick between {lowest} and limit {current_limit}"
+                "price.tier2_no_room",
+                f"no tick between {px(lowest)} and limit {px(current_limit)}",
             )
     return price, Reason(
         "price.tier2",
-        f"tier 2: limit {current_limit} -> {price} toward bid {bid} (step {step:g})",
+        f"tier 2: limit {px(current_limit)} -> {px(price)} toward bid {px(bid)} (step {step:g})",
     )

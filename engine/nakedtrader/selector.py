@@ -73,14 +73,18 @@ def limit_for(
         if problem is not None:
             return None, problem
         assert quote.bid is not None
-        price = pricing.round_to_tick(Decimal(str(quote.bid)), symbol, "down")
+        bid = Decimal(str(quote.bid))
+        price = pricing.round_to_tick(bid, symbol, "down")
         floor = pricing.floor_price(cfg.min_premium, symbol)
         if price < floor:
             return None, Reason(
                 "price.below_min_premium",
-                f"bid {quote.bid} is below the minimum premium {cfg.min_premium}",
+                f"bid {pricing.px(bid)} is below the minimum premium "
+                f"{pricing.px(Decimal(str(cfg.min_premium)))}",
             )
-        return price, Reason("price.bid", f"at the bid {quote.bid} -> limit {price}")
+        return price, Reason(
+            "price.bid", f"at the bid {pricing.px(bid)} -> limit {pricing.px(price)}"
+        )
     return pricing.tier1_price(
         quote, symbol=symbol, mode=cfg.limit_price, min_premium=cfg.min_premium, now=now
     )

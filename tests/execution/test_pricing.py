@@ -61,7 +61,9 @@ def test_quote_problems() -> None:
     old = q(1.0, 1.1, time=NOW - dt.timedelta(minutes=5))
     assert quote_problem(old, NOW).code == "quote.stale"  # type: ignore[union-attr]
     assert quote_problem(q(-1, 1.1), NOW).code == "quote.one_sided"  # type: ignore[union-attr]
-    assert quote_problem(q(1.2, 1.1), NOW).code == "quote.crossed"  # type: ignore[union-attr]
+    crossed = quote_problem(q(1.2, 1.1), NOW)
+    assert crossed is not None and crossed.code == "quote.crossed"
+    assert crossed.text == "crossed market (bid 1.20 > ask 1.10)"
     assert quote_problem(q(1.0, 1.1), NOW) is None
 
 
@@ -179,3 +181,21 @@ def test_tier2_properties(
         assert p >= minp
         assert p >= Decimal(str(bid))
         assert p < limit  # a reprice only ever moves toward the bid
+
+
+def test_reasons_show_prices_in_cents() -> None:
+    """Every price in a reason has its cents (0.30, not 0.3), as the console shows prices."""
+    _, r = tier1_price(q(0.3, 0.34), symbol="AMZN", mode="mid", min_premium=Decimal("0.1"), now=NOW)
+    assert r.text == "tier 1 mid: bid 0.30 ask 0.34 -> limit 0.32"
+    _, r = tier1_price(
+        q(0.05, 0.08), symbol="AAPL", mode="mid", min_premium=Decimal("0.1"), now=NOW
+    )
+    assert r.text == "ask 0.08 is below the minimum premium 0.10"
+    _, r = tier2_price(
+        Decimal("1.1"), q(1.0, 1.2), symbol="AAPL", step=0.5, min_premium=Decimal("0.1"), now=NOW
+    )
+    assert r.text == "tier 2: limit 1.10 -> 1.05 toward bid 1.00 (step 0.5)"
+    _, r = tier2_price(
+        Decimal("1"), q(1.0, 1.2), symbol="AAPL", step=0.5, min_premium=Decimal("0.1"), now=NOW
+    )
+    assert r.text == "limit 1.00 already at the floor (bid 1.00, min premium 0.10)"

@@ -104,6 +104,10 @@ def test_feeder_rule() -> None:
     assert feed_decision(Decimal("15000"), lim, Decimal("4000"))[0] == "send"
     action, why = feed_decision(Decimal("17000"), lim, Decimal("4000"))
     assert action == "stop" and why.code == "feeder.ceiling"
+    assert why.text == (
+        "margin $17,000.00 + pending $0.00 + $4,000.00 = $21,000.00 would pass the ceiling "
+        "$20,000.00"
+    )
 
 
 async def test_feeder_stops_at_ceiling(store: Store) -> None:

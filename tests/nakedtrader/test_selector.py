@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from config.nakedtrader import NakedTraderConfig
 from engine.domain import OptionRef, Quote
-from engine.nakedtrader.selector import band_for, select_strike
+from engine.nakedtrader.selector import band_for, limit_for, select_strike
 
 NOW = dt.datetime(2026, 11, 24, 15, 0, tzinfo=dt.UTC)
 
@@ -72,6 +72,11 @@ def test_bid_mode_sells_at_the_bid_rounded_down_to_the_grid() -> None:
     opts, quotes = chain([(5765, 0.065, 2.63, 2.80)])
     out = select_strike(opts, quotes, cfg(limit_price="bid"), symbol="SPX", now=NOW)
     assert out.selection is not None and out.selection.limit_price == Decimal("2.60")
+    price, why = limit_for(quotes[1], cfg(limit_price="bid"), "SPX", NOW)
+    assert price == Decimal("2.60") and why.text == "at the bid 2.63 -> limit 2.60"
+    low = Quote(con_id=1, bid=0.3, ask=0.4, delta=-0.065, time=NOW)
+    _, why = limit_for(low, cfg(limit_price="bid", min_premium="0.5"), "SPX", NOW)
+    assert why.text == "bid 0.30 is below the minimum premium 0.50"
 
 
 def test_a_stale_quote_is_not_priced() -> None:
