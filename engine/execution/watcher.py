@@ -366,20 +366,16 @@ class Watcher:
                 "updated_at": iso(now),
             },
         )
-        report.trades_opened.append(tid)
-        self.rec.event(
-            "trade.opened",
-            f"sold {f.quantity} {f.symbol} {f.expiry} {f.strike}P @ {f.price}",
-            now,
-            data={"trade_id": tid, "order_ref": ref},
-        )
+        report.trades_opened.append(tid)  # announced after the fill that opened it
         return tid
 
     async def _store_fill(
         self, conn: aiosqlite.Connection, f: BrokerFill, now: dt.datetime, report: SyncReport
     ) -> int | None:
         is_entry = f.side == "SLD" and leg_of(f.order_ref) == "entry"
+        opened_before = len(report.trades_opened)
         tid = await self._trade_for(conn, f.order_ref, f if is_entry else None, now, report)
+        opened = len(report.trades_opened) > opened_before  # this fill opened the trade
         await conn.execute(
             "INSERT OR IGNORE INTO executions (account_id, exec_id, perm_id, order_id, order_ref, "
             "con_id, symbol, sec_type, right, strike, expiry, side, quantity, price, time, "
@@ -419,6 +415,13 @@ class Watcher:
                 "trade_id": tid,
             },
         )
+        if opened:
+            self.rec.event(
+                "trade.opened",
+                f"sold {f.quantity} {f.symbol} {f.expiry} {f.strike}P @ {f.price}",
+                now,
+                data={"trade_id": tid, "order_ref": f.order_ref},
+            )
         return tid
 
     async def _late_commissions(

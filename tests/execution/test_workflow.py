@@ -129,6 +129,14 @@ async def test_partial_fill_completed(store: Store) -> None:
     assert row["status"] == "filled"
     trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
     assert trade is not None and trade["quantity"] == 3
+    # the log tells it in order: the first fill, the trade it opened (once), the other fills
+    kinds = [
+        r["kind"]
+        for r in await store.fetchall(
+            "SELECT kind FROM events WHERE kind IN ('order.fill', 'trade.opened') ORDER BY id"
+        )
+    ]
+    assert kinds == ["order.fill", "trade.opened", "order.fill", "order.fill"], kinds
 
 
 async def test_partial_fill_cancelled_and_protected(store: Store) -> None:
