@@ -105,6 +105,8 @@ def _render_status(d: dict[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
+    from engine.cli.common import dollars
+
     con = Console()
     eng, c, b, h = d["engine"], d["connection"], d["budget"], d["halted"]
     t = Table(
@@ -129,14 +131,16 @@ def _render_status(d: dict[str, Any]) -> None:
     if ai:
         t.add_row("AI", str(ai.get("reason") or ("on" if ai.get("enabled") else "off")))
     if b.get("available"):
-        t.add_row("Net liquidation", b["net_liquidation"])
-        t.add_row("Margin in use", b["full_maint_margin"])
-        t.add_row("Budget", f"{b['budget']} ({b['budget_pct']:g}% of NLV)")
+        t.add_row("Net liquidation", dollars(b["net_liquidation"]))
+        t.add_row("Margin in use", dollars(b["full_maint_margin"]))
+        t.add_row("Budget", f"{dollars(b['budget'])} ({b['budget_pct']:g}% of NLV)")
         if b.get("working_margin") not in (None, "0", "0.00"):
-            t.add_row("Orders working", f"{b['working_margin']} margin (sent, not yet filled)")
+            t.add_row(
+                "Orders working", f"{dollars(b['working_margin'])} margin (sent, not yet filled)"
+            )
         if b.get("lineup_margin") not in (None, "0", "0.00"):
-            t.add_row("Lineup margin", b["lineup_margin"])
-        t.add_row("Headroom", b["headroom"])
+            t.add_row("Lineup margin", dollars(b["lineup_margin"]))
+        t.add_row("Headroom", dollars(b["headroom"]))
     else:
         t.add_row("Budget", "unavailable: " + _once(str(b.get("reason")), conn_reason))
     t.add_row("Regime", regime_line(d.get("regime") or {}))

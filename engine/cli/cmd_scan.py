@@ -118,15 +118,22 @@ def _scan(args: argparse.Namespace) -> int:
 
 
 def _render_lineup(data: dict[str, Any]) -> None:
+    from engine.cli.common import dollars
+
     if "entries" not in data:
         print(json.dumps(data, default=str))
         return
     b = data.get("budget") or {}
     if b.get("available"):
-        working = f"working {b['working_margin']}  " if b.get("working_margin", "0") != "0" else ""
+        working = (
+            f"working {dollars(b['working_margin'])}  "
+            if b.get("working_margin", "0") not in ("0", "0.00")
+            else ""
+        )
         print(
-            f"NLV {b['net_liquidation']}  in use {b['margin_in_use']}  {working}"
-            f"lineup {b['lineup_margin']}  budget {b['budget']}  headroom {b['headroom']}"
+            f"NLV {dollars(b['net_liquidation'])}  in use {dollars(b['margin_in_use'])}  "
+            f"{working}lineup {dollars(b['lineup_margin'])}  budget {dollars(b['budget'])}  "
+            f"headroom {dollars(b['headroom'])}"
         )
         if b.get("held_symbols"):
             print(f"held (count in their sector's cap): {b['held_symbols'].replace(',', ', ')}")

@@ -25,6 +25,7 @@ import logging
 import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator, Sequence
+from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.api.models import SCHEMA_VERSION, Cmd, ExitCode, Result
@@ -395,6 +396,14 @@ def run_async(
 # -- rendering -----------------------------------------------------------------------------------
 def is_tty() -> bool:
     return sys.stdout.isatty()
+
+
+def dollars(v: Any) -> str:
+    """An amount from a result (a decimal string) as $1,234,567.89; other values as given."""
+    try:
+        return f"${Decimal(str(v)):,.2f}"
+    except (InvalidOperation, ValueError):
+        return cell(v)
 
 
 def cell(v: Any) -> str:

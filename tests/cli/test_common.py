@@ -133,3 +133,44 @@ def test_event_lines_show_new_york_and_local_time() -> None:
         "2026-11-25 09:40:14 ET info"
     )
     assert common.event_time("not a time") == "not a time"
+
+
+def test_dollars() -> None:
+    assert common.dollars("1000000.00") == "$1,000,000.00"
+    assert common.dollars("1976.8") == "$1,976.80"
+    assert common.dollars("-12.5") == "$-12.50"
+    assert common.dollars(None) == "-"
+
+
+def test_a_closed_pipe_ends_the_command_quietly() -> None:
+    """`putdesk ... | head`: the reader closes the pipe early; no traceback, exit 141."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    script = (
+        "import sys\n"
+        "from engine.cli import main as m\n"
+        "def flood(args):\n"
+        "    for i in range(200000):\n"
+        "        print('row', i)\n"
+        "    return 0\n"
+        "class P:\n"
+        "    def parse_args(self, argv):\n"
+        "        import argparse\n"
+        "        return argparse.Namespace(func=flood)\n"
+        "m.build_parser = lambda: P()\n"
+        "sys.exit(m.main([]))\n"
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-c", script],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.readline()
+    proc.stdout.close()  # as `head -1` does
+    err = proc.stderr.read().decode()
+    assert proc.wait(timeout=60) == 141, err
+    assert "Traceback" not in err and "BrokenPipe" not in err

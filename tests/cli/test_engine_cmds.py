@@ -16,6 +16,7 @@ def test_status_human_and_json(run: Run) -> None:
     code, out, err = run("status")
     assert code == 0, err
     assert "Connection" in out and "READY" in out and "Budget" in out
+    assert "$1,000,000.00" in out  # the simulated account's net liquidation, in dollars
     code, out, _ = run("status", "--json")
     doc = doc_of(out)
     assert code == 0 and doc["ok"] and doc["command"] == "status"
