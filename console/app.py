@@ -461,7 +461,7 @@ class PutdeskApp(App[int]):
     async def load_history(self) -> None:
         """The engine's recent events; an empty history when they cannot be had, so the
         live events held meanwhile are written all the same."""
-        r = await self._get(GetEvents(limit=HISTORY_EVENTS))
+        r = await self._get(GetEvents(limit=HISTORY_EVENTS, debug=False))
         events: list[Event] = []
         if r is not None:
             raw = r.data.get("events") or []

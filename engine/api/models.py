@@ -116,8 +116,12 @@ class Resume(Cmd):
 
 
 class GetEvents(Cmd):
+    """The last `limit` events, oldest first; `debug`: with the debug ones (IBKR's raw order
+    statuses, which the engine records again with their reason)."""
+
     cmd: Literal["get_events"] = "get_events"
     limit: int = Field(100, ge=1, le=10_000)
+    debug: bool = True
 
 
 class ReconcilePositions(Cmd):

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import os
 import socket
@@ -164,11 +165,12 @@ class _Connection:
             self._spawn(
                 self.send(
                     Envelope(
+                        id=_request_id(raw),  # the client waits for the answer to its id
                         result=Result.fail(
                             f"bad message: {where}: {first.get('msg')}".replace(": :", ":"),
                             code="api.bad_message",
                             exit_code=ExitCode.USAGE,
-                        )
+                        ),
                     )
                 )
             )
@@ -190,3 +192,14 @@ class _Connection:
                 await self.send(Envelope(event=ev))
         except ConnectionError:
             return
+
+
+def _request_id(raw: bytes) -> int | None:
+    """The id of a request the envelope model refused (a command this engine does not know,
+    or a field it does not have: a newer client), so its sender gets the error back."""
+    try:
+        doc = json.loads(raw)
+    except ValueError:
+        return None
+    rid = doc.get("id") if isinstance(doc, dict) else None
+    return rid if isinstance(rid, int) and not isinstance(rid, bool) else None

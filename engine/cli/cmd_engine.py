@@ -39,6 +39,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     common_options(e)
     e.add_argument("--follow", "-f", action="store_true", help="keep printing new events")
     e.add_argument("--limit", type=int, default=50, help="how many past events (default 50)")
+    e.add_argument(
+        "--debug",
+        action="store_true",
+        help="also the debug events (IBKR's raw order statuses, recorded again with a reason)",
+    )
     e.set_defaults(func=_events)
 
     k = sub.add_parser("kill", help="cancel every open putdesk order and halt trading")
@@ -253,7 +258,7 @@ def _events(args: argparse.Namespace) -> int:
     from engine.api.models import GetEvents
     from engine.cli import common
 
-    cmd = GetEvents(limit=max(1, min(args.limit, 10_000)))
+    cmd = GetEvents(limit=max(1, min(args.limit, 10_000)), debug=args.debug)
     if not args.follow:
         return common.run(args, cmd, _render_events)
 
@@ -265,7 +270,8 @@ def _events(args: argparse.Namespace) -> int:
         for ev in result.data.get("events", []):
             _print_event(args, ev)
         async for e in stream:
-            _print_event(args, e.model_dump(mode="json"))
+            if args.debug or e.severity != "debug":
+                _print_event(args, e.model_dump(mode="json"))
         return 0
 
     return common.run_async(args, follow)

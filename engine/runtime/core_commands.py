@@ -299,13 +299,13 @@ def _finite(value: float | None) -> float | None:
 
 async def get_events(engine: Engine, cmd: GetEvents) -> Result:
     if engine.store is None:
-        return Result.success(
-            events=[e.model_dump(mode="json") for e in engine.bus.recent(cmd.limit)]
-        )
+        recent = [e for e in engine.bus.recent(10_000) if cmd.debug or e.severity != "debug"]
+        return Result.success(events=[e.model_dump(mode="json") for e in recent[-cmd.limit :]])
     await engine.flush_events()
+    where = "" if cmd.debug else "WHERE severity != 'debug' "
     rows = await engine.store.fetchall(
         "SELECT * FROM (SELECT id, ts, account_id, kind, severity, code, message, data_json "
-        "FROM events ORDER BY id DESC LIMIT ?) ORDER BY id",
+        f"FROM events {where}ORDER BY id DESC LIMIT ?) ORDER BY id",
         (cmd.limit,),
     )
     events = [

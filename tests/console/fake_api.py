@@ -592,9 +592,8 @@ class FakeEngineAPI:
         return Result.success(message="engine resumed")
 
     def _GetEvents(self, cmd: GetEvents) -> Result:
-        return Result.success(
-            events=[e.model_dump(mode="json") for e in self.history[-cmd.limit :]]
-        )
+        kept = [e for e in self.history if cmd.debug or e.severity != "debug"]
+        return Result.success(events=[e.model_dump(mode="json") for e in kept[-cmd.limit :]])
 
     def _NtStatus(self, cmd: NtStatus) -> Result:
         return Result.success(

@@ -99,3 +99,36 @@ async def test_registry_dispatch_turns_failures_into_results() -> None:
     r = await reg.dispatch(Scan())
     assert not r.ok and r.exit_code == 2 and r.reason_code == "api.unknown_command"
     assert reg.commands == ["kill", "status"]
+
+
+async def test_get_events_leaves_out_debug_events_when_asked(tmp_path: Path) -> None:
+    """GetEvents(debug=False): the last `limit` events that are not debug, oldest first, from
+    the database and from an engine without one (its bus)."""
+    from types import SimpleNamespace
+
+    from engine.api.models import GetEvents
+    from engine.runtime.bus import EventBus
+    from engine.runtime.core_commands import get_events
+    from engine.store.db import Store
+
+    store = await Store.open(tmp_path / "putdesk.db")
+    bus = EventBus()
+    try:
+        for i in range(6):
+            sev = "debug" if i % 2 else "info"
+            await store.log_event("order.status", f"e{i}", severity=sev)
+            bus.publish("order.status", f"e{i}", severity=sev)
+
+        async def flushed() -> None:
+            return None
+
+        for engine in (
+            SimpleNamespace(store=store, flush_events=flushed),
+            SimpleNamespace(store=None, bus=bus),
+        ):
+            r = await get_events(engine, GetEvents(limit=2, debug=False))  # type: ignore[arg-type]
+            assert [e["message"] for e in r.data["events"]] == ["e2", "e4"]
+            r = await get_events(engine, GetEvents(limit=2))  # type: ignore[arg-type]
+            assert [e["message"] for e in r.data["events"]] == ["e4", "e5"]
+    finally:
+        await store.close()

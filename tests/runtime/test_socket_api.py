@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import socket
 import stat
@@ -60,10 +61,41 @@ async def test_bad_lines_get_a_clear_error(tmp_path: Path) -> None:
         reader, writer = await asyncio.open_unix_connection(str(server.path))
         writer.write(b'{"id": 3, "command": {"cmd": "nope"}}\nnot json\n')
         await writer.drain()
-        for _ in range(2):
-            line = await asyncio.wait_for(reader.readline(), 5)
-            assert b"api.bad_message" in line
+        lines = [await asyncio.wait_for(reader.readline(), 5) for _ in range(2)]
+        assert all(b"api.bad_message" in line for line in lines)
+        ids = sorted((json.loads(line).get("id") for line in lines), key=str)
+        assert ids == [3, None]  # the refused request's id comes back with its error
         writer.close()
+    finally:
+        await server.close()
+
+
+async def test_a_command_the_engine_does_not_know_is_refused_not_left_waiting(
+    tmp_path: Path,
+) -> None:
+    """A newer client against an engine started before an upgrade: its request has a field
+    the engine's model does not; the client gets the engine's error instead of waiting."""
+    from engine.api.models import Envelope
+
+    server, _bus = _server(tmp_path / "run" / "e.sock")
+    await server.start()
+    try:
+        client = await SocketClient.connect(server.path)
+        real = Envelope.model_dump_json
+
+        def newer(self: Envelope, **kw: object) -> str:
+            doc = json.loads(real(self, **kw))  # type: ignore[arg-type]
+            if doc.get("command"):
+                doc["command"]["colour"] = "blue"  # a field this engine does not have
+            return json.dumps(doc)
+
+        Envelope.model_dump_json = newer  # type: ignore[method-assign,assignment]
+        try:
+            r = await asyncio.wait_for(client.request(GetStatus()), 5)
+        finally:
+            Envelope.model_dump_json = real  # type: ignore[method-assign]
+        assert not r.ok and r.reason_code == "api.bad_message" and "colour" in (r.error or "")
+        await client.close()
     finally:
         await server.close()
 
