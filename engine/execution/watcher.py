@@ -209,7 +209,7 @@ class Watcher:
                 if intent["cancel_code"]:  # putdesk asked for it, and said why
                     reason = Reason(str(intent["cancel_code"]), str(intent["cancel_text"] or ""))
                 elif intent["reason_code"] is None:
-                    reason = Reason("order.cancelled", f"IBKR reports {o.status}")
+                    reason = await self._ended_at_ibkr(conn, o)
             await conn.execute(
                 "UPDATE order_intents SET status=?, updated_at=?, reason_code=COALESCE(?, "
                 "reason_code), reason_text=COALESCE(?, reason_text) WHERE id=?",
@@ -279,6 +279,30 @@ class Watcher:
                 severity="warning",
                 data={"order_ref": o.order_ref},
             )
+
+    async def _ended_at_ibkr(self, conn: aiosqlite.Connection, o: BrokerOrder) -> Reason:
+        """Why an order putdesk did not cancel ended: a DAY entry at the close (or in TWS);
+        a take-profit or stop with its entry order, when that entry ended unfilled."""
+        if leg_of(o.order_ref) == "entry":
+            if o.tif == "DAY":
+                return Reason(
+                    "order.cancelled",
+                    f"IBKR reports {o.status} with {o.filled} sold: a DAY order ends at the "
+                    "close (else cancelled in TWS or by IBKR)",
+                )
+            return Reason("order.cancelled", f"IBKR reports {o.status}")
+        entry_ref = entry_ref_of(o.order_ref)
+        entry = await _one(
+            conn,
+            "SELECT i.status, i.reason_text, COALESCE(MAX(o.filled), 0) AS filled "
+            "FROM order_intents i LEFT JOIN orders o ON o.intent_id = i.id "
+            "WHERE i.order_ref=? GROUP BY i.id",
+            (entry_ref,),
+        )
+        if entry is not None and entry["status"] == "cancelled" and not int(entry["filled"]):
+            why = str(entry["reason_text"] or "cancelled at IBKR")
+            return Reason("order.cancelled", f"with its entry order {entry_ref}, unfilled: {why}")
+        return Reason("order.cancelled", f"IBKR reports {o.status}")
 
     async def _entry_ended(
         self, conn: aiosqlite.Connection, lineup_id: int, o: BrokerOrder, now: dt.datetime

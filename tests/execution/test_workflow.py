@@ -316,6 +316,18 @@ async def test_entry_order_ended_at_ibkr_closes_the_lineup_entry(store: Store) -
     row = await lineup_row(store, lid)
     assert row["status"] == "cancelled" and row["reason_code"] == "order.ended"
     assert "with 0 of 2 sold" in row["reason_text"]
+    # the orders say why too: the entry as a DAY order at IBKR, its children with it
+    intents = {
+        r["order_ref"]: r["reason_text"]
+        for r in await store.fetchall("SELECT order_ref, reason_text FROM order_intents")
+    }
+    ref = f"pd-L{lid}-1"
+    assert intents[ref] == (
+        "IBKR reports Cancelled with 0 sold: a DAY order ends at the close (else cancelled in "
+        "TWS or by IBKR)"
+    )
+    for child in (f"{ref}-tp", f"{ref}-sl"):
+        assert intents[child] == f"with its entry order {ref}, unfilled: {intents[ref]}"
 
 
 async def test_tier2_reprices_every_entry_when_its_own_wait_runs_out(store: Store) -> None:
