@@ -790,8 +790,8 @@ class MarketServices:
             self._last_account = (snap.time, figures)
             self.session.bus.publish(
                 "account",
-                f"{account}: net liquidation {vals['NetLiquidation']}, "
-                f"maintenance margin {vals['FullMaintMarginReq']}",
+                f"{account}: net liquidation ${snap.net_liquidation:,.2f}, "
+                f"maintenance margin ${snap.full_maint_margin:,.2f}",
                 data={"account": account, "time": snap.time.isoformat(), **figures},
             )
         return snap

@@ -38,6 +38,9 @@ async def test_connect_syncs_before_ready() -> None:
         await eng.services.account_snapshot()  # unchanged figures: one "account" event only
         acct = eng.bus.recent(10, kind="account")
         assert len(acct) == 1 and acct[0].data["NetLiquidation"] == str(snap.net_liquidation)
+        assert acct[0].message.startswith(
+            f"DU1234567: net liquidation ${snap.net_liquidation:,.2f}, maintenance margin $"
+        )
 
 
 async def test_drop_and_reconnect_resyncs_without_duplicates() -> None:
