@@ -17,9 +17,14 @@ from console.widgets.activity import ActivityLog
 from console.widgets.budget import BudgetGauges
 from console.widgets.header import StatusHeader
 from console.widgets.keybar import KeyBar
-from console.widgets.lineup import LineupDoneTable, LineupTable
+from console.widgets.lineup import LineupDoneTable, LineupTable, lineup_title
 from console.widgets.nakedtrader import NakedTraderView
-from console.widgets.positions import OrdersTable, PositionsTable
+from console.widgets.positions import (
+    OrdersTable,
+    PositionsTable,
+    orders_title,
+    positions_title,
+)
 from console.widgets.scanner import CandidateDetail, RejectionTable, ScannerTable
 from console.widgets.schedule import ScheduleView
 from console.widgets.settings import SettingsForm
@@ -44,6 +49,7 @@ class ScannerPane(Vertical):
 class LineupPane(Vertical):
     def compose(self) -> ComposeResult:
         yield BudgetGauges(id="budget")
+        yield Label(lineup_title([]), id="lineup-title", classes="section-title")
         yield LineupTable(id="lineup-table")
         yield Label("Sent, filled and cancelled (last 24 h)", classes="section-title")
         yield LineupDoneTable(id="lineup-done")
@@ -51,9 +57,9 @@ class LineupPane(Vertical):
 
 class PositionsPane(Vertical):
     def compose(self) -> ComposeResult:
-        yield Label("Positions", classes="section-title")
+        yield Label(positions_title([]), id="positions-title", classes="section-title")
         yield PositionsTable(id="positions-table")
-        yield Label("Orders and brackets", classes="section-title")
+        yield Label(orders_title([]), id="orders-title", classes="section-title")
         yield OrdersTable(id="orders-table")
 
 
@@ -166,7 +172,9 @@ class MainScreen(Screen[None]):
                 self.call_after_refresh(self._retry, name)
                 return
             table = lineup.first()
-            table.apply(state["lineup"].get("entries") or [])
+            entries = state["lineup"].get("entries") or []
+            table.apply(entries)
+            self.query_one("#lineup-title", Label).update(lineup_title(entries))
             self.query_one(LineupDoneTable).apply(state["lineup"].get("done") or [])
         elif name == "positions":
             pos = self.query(PositionsTable)
@@ -174,8 +182,12 @@ class MainScreen(Screen[None]):
                 self.dirty.add(name)
                 self.call_after_refresh(self._retry, name)
                 return
-            pos.first().apply(state["positions"].get("positions") or [])
-            self.query_one(OrdersTable).apply(state["orders"].get("orders") or [])
+            positions = state["positions"].get("positions") or []
+            orders = state["orders"].get("orders") or []
+            pos.first().apply(positions)
+            self.query_one(OrdersTable).apply(orders)
+            self.query_one("#positions-title", Label).update(positions_title(positions))
+            self.query_one("#orders-title", Label).update(orders_title(orders))
         elif name == "nakedtrader":
             nt = self.query(NakedTraderView)
             if not nt:

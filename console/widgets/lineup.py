@@ -47,6 +47,20 @@ def entry_credit(e: dict[str, Any]) -> float | None:
         return None
 
 
+def lineup_title(entries: Sequence[dict[str, Any]]) -> str:
+    """Tonight's Lineup's title: its entries by status, or how to fill it when empty."""
+    if not entries:
+        return "Tonight's Lineup · empty (a: auto-select from the scan; t on the Scanner: stage)"
+    counts: dict[str, int] = {}
+    for e in entries:
+        status = str(e.get("status") or "staged")
+        counts[status] = counts.get(status, 0) + 1
+    by_status = ", ".join(f"{n} {status}" for status, n in counts.items())
+    return (
+        f"Tonight's Lineup · {len(entries)} entr{'y' if len(entries) == 1 else 'ies'}: {by_status}"
+    )
+
+
 def projected_margin(entries: Sequence[dict[str, Any]]) -> float:
     return sum(entry_margin(e) for e in entries if e.get("status") not in {"cancelled", "removed"})
 

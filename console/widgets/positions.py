@@ -14,6 +14,34 @@ from console.widgets.tones import tone
 Cell = str | Text
 
 
+#: IBKR statuses of an order still working (engine.execution.ports.WORKING)
+WORKING_STATUSES = frozenset(
+    {"PendingSubmit", "ApiPending", "PreSubmitted", "Submitted", "PendingCancel"}
+)
+
+
+def positions_title(positions: Sequence[dict[str, Any]]) -> str:
+    """The Positions section's title: how many are open, how many lack exits, their P&L."""
+    if not positions:
+        return "Positions · none open"
+    parts = [f"Positions · {len(positions)} open"]
+    bare = sum(1 for p in positions if p.get("bracket_status") == "unprotected")
+    if bare:
+        parts.append(f"{bare} UNPROTECTED")
+    pnls = [p.get("unrealized_pnl") for p in positions]
+    if all(v is not None for v in pnls):
+        parts.append(f"unrealised P&L {money(sum(float(v) for v in pnls), 2)}")  # type: ignore[arg-type]
+    return " · ".join(parts)
+
+
+def orders_title(orders: Sequence[dict[str, Any]]) -> str:
+    """The orders section's title: how many of the listed orders are still working."""
+    working = sum(1 for o in orders if o.get("status") in WORKING_STATUSES)
+    if not orders:
+        return "Orders and brackets · none"
+    return f"Orders and brackets · {working} working of {len(orders)}"
+
+
 class KeyedTable(PlainTable[Cell]):
     """A DataTable brought up to date by key with cell-level diffs (never cleared)."""
 

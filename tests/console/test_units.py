@@ -307,3 +307,24 @@ def test_console_logs_to_a_file_never_to_its_terminal(tmp_path: Path) -> None:
         for h in [h for h in root.handlers if h not in before]:
             root.removeHandler(h)
             h.close()
+
+
+def test_section_titles_count_what_the_tables_hold() -> None:
+    from console.widgets.lineup import lineup_title
+    from console.widgets.positions import orders_title, positions_title
+
+    assert positions_title([]) == "Positions · none open"
+    held = [
+        {"bracket_status": "working", "unrealized_pnl": 35.0},
+        {"bracket_status": "unprotected", "unrealized_pnl": "-50.5"},
+    ]
+    assert positions_title(held) == "Positions · 2 open · 1 UNPROTECTED · unrealised P&L -$15.50"
+    held[0]["unrealized_pnl"] = None  # not marked yet: no total
+    assert positions_title(held) == "Positions · 2 open · 1 UNPROTECTED"
+    assert orders_title([]) == "Orders and brackets · none"
+    orders = [{"status": "Submitted"}, {"status": "PreSubmitted"}, {"status": "Filled"}]
+    assert orders_title(orders) == "Orders and brackets · 2 working of 3"
+    assert lineup_title([]).startswith("Tonight's Lineup · empty (a: auto-select")
+    entries = [{"status": "staged"}, {"status": "approved"}, {"status": "staged"}]
+    assert lineup_title(entries) == "Tonight's Lineup · 3 entries: 2 staged, 1 approved"
+    assert lineup_title(entries[:1]) == "Tonight's Lineup · 1 entry: 1 staged"
