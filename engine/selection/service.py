@@ -28,6 +28,7 @@ from engine.api.models import (
     Unstage,
 )
 from engine.domain import INDEX_SYMBOLS, AccountSnapshot, MarketData, Reason
+from engine.market.calendar import to_et
 from engine.selection import filters as F
 from engine.selection import lineup as L
 from engine.selection.ab_test import arm_for, with_arm
@@ -89,8 +90,9 @@ def market_closed(calendar: Any, now: dt.datetime) -> Reason | None:
         return None
     return Reason(
         "market_closed",
-        f"the market is closed (next open {nxt.isoformat()}); scan with the closed-market "
-        "override to use last data, marked stale",
+        f"the market is closed (next open {to_et(nxt):%a %d %b %H:%M} ET, "
+        f"{nxt.astimezone(dt.UTC):%H:%M} UTC; scans from {to_et(nxt - PRE_MARKET):%H:%M} ET); "
+        "scan with the closed-market override to use last data, marked stale",
     )
 
 

@@ -312,3 +312,18 @@ async def test_held_symbols_sector_asked_of_ibkr_once_a_day(eng: FakeEngine) -> 
         budget = (await req(eng, GetLineup())).data["budget"]
         assert budget["held_symbols"] == "NOPE,S001"
     assert eng.services.calls["qualify"] == before + 2
+
+
+def test_closed_market_reason_says_when_scans_are_allowed_again() -> None:
+    """Saturday noon: the next open is Monday 09:30 ET, and scans are allowed from 04:00 ET;
+    said in New York time (and UTC), not as an ISO timestamp."""
+    from engine.market.calendar import MarketCalendar
+    from engine.selection.service import market_closed
+
+    cal = MarketCalendar()
+    assert market_closed(cal, dt.datetime(2026, 11, 30, 9, 5, tzinfo=dt.UTC)) is None  # 04:05
+    why = market_closed(cal, dt.datetime(2026, 11, 28, 17, 0, tzinfo=dt.UTC))
+    assert why is not None and why.code == "market_closed"
+    assert why.text.startswith(
+        "the market is closed (next open Mon 30 Nov 09:30 ET, 14:30 UTC; scans from 04:00 ET)"
+    )
