@@ -72,6 +72,13 @@ def _f(v: Any, fmt: str = "") -> str:
         return str(v)
 
 
+def _usd(v: Any) -> str:
+    """Dollars ($1,313.00), "-" when there is no amount."""
+    from engine.cli.common import dollars
+
+    return "-" if v is None or v == "" else dollars(v)
+
+
 def _render_scan(data: dict[str, Any]) -> None:
     scan = data.get("scan") or {}
     rows = data.get("candidates", [])
@@ -82,13 +89,13 @@ def _render_scan(data: dict[str, Any]) -> None:
     print(scan.get("ai_reason") or "")
     print(
         f"{'id':>5} {'symbol':<7} {'expiry':<9} {'strike':>8} {'bid':>6} {'delta':>7} "
-        f"{'otm%':>6} {'margin':>10} {'score':>6}  sector"
+        f"{'otm%':>6} {'margin':>11} {'score':>6}  sector"
     )
     for r in sorted(best, key=lambda r: -(r.get("score") or 0)):
         print(
-            f"{r['id']:>5} {r['symbol']:<7} {r['expiry']:<9} {_f(r['strike']):>8} "
-            f"{_f(r['bid']):>6} {_f(r['delta'], '.3f'):>7} {_f(r['otm_pct'], '.1f'):>6} "
-            f"{_f(r['margin']):>10} {_f(r['score'], '.1f'):>6}  {r.get('sector') or ''}"
+            f"{r['id']:>5} {r['symbol']:<7} {r['expiry']:<9} {_f(r['strike'], 'g'):>8} "
+            f"{_f(r['bid'], '.2f'):>6} {_f(r['delta'], '.3f'):>7} {_f(r['otm_pct'], '.1f'):>6} "
+            f"{_usd(r['margin']):>11} {_f(r['score'], '.1f'):>6}  {r.get('sector') or ''}"
         )
     for r in rejected:
         print(f"      {r['symbol']:<7} rejected: {r['reason_code']}: {r['reason_text']}")
@@ -141,13 +148,13 @@ def _render_lineup(data: dict[str, Any]) -> None:
         print(f"budget unavailable: {b.get('reason')}")
     print(
         f"{'id':>5} {'status':<9} {'symbol':<7} {'expiry':<9} {'strike':>8} {'qty':>4} "
-        f"{'premium':>8} {'margin/ct':>10}  flags"
+        f"{'premium':>8} {'margin/ct':>11}  flags"
     )
     for e in data["entries"]:
         print(
             f"{e['id']:>5} {e['status']:<9} {e['symbol']:<7} {e['expiry']:<9} "
-            f"{_f(e['strike']):>8} {e['quantity']:>4} {_f(e['premium']):>8} "
-            f"{_f(e['margin_per_contract']):>10}  {'STALE' if e['stale'] else ''}"
+            f"{_f(e['strike'], 'g'):>8} {e['quantity']:>4} {_f(e['premium'], '.2f'):>8} "
+            f"{_usd(e['margin_per_contract']):>11}  {'STALE' if e['stale'] else ''}"
         )
     done = data.get("done") or []
     if done:
@@ -156,7 +163,8 @@ def _render_lineup(data: dict[str, Any]) -> None:
             why = e.get("reason_text") or e.get("reason_code") or ""
             print(
                 f"{e['id']:>5} {e['status']:<9} {e['symbol']:<7} {e['expiry']:<9} "
-                f"{_f(e['strike']):>8} {e['quantity']:>4}  {_done_when(e.get('updated_at'))}  {why}"
+                f"{_f(e['strike'], 'g'):>8} {e['quantity']:>4}  {_done_when(e.get('updated_at'))}  "
+                f"{why}"
             )
 
 

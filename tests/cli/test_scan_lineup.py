@@ -104,3 +104,50 @@ def test_lineup_done_rows_say_when(capsys: object) -> None:
     out = capsys.readouterr().out  # type: ignore[attr-defined]
     [row] = [line for line in out.splitlines() if "AMZN" in line]
     assert "Wed 09:32 ET" in row and row.endswith("SELL 1 @ 0.31")
+
+
+def test_scan_and_lineup_tables_show_prices_in_cents_and_margin_in_dollars(
+    capsys: object,
+) -> None:
+    from engine.cli.cmd_scan import _render_scan
+
+    _render_scan(
+        {
+            "scan": {"id": 2, "stale": 0, "ai_reason": ""},
+            "candidates": [
+                {
+                    "id": 15,
+                    "status": "candidate",
+                    "symbol": "NVDA",
+                    "expiry": "20261204",
+                    "strike": "125.0",
+                    "bid": 0.5,
+                    "delta": -0.078,
+                    "otm_pct": 12.4,
+                    "margin": "1300.00",
+                    "score": 79.7,
+                    "sector": "Semiconductors",
+                }
+            ],
+            "lineup": {
+                "entries": [
+                    {
+                        "id": 1,
+                        "status": "staged",
+                        "symbol": "NVDA",
+                        "expiry": "20261204",
+                        "strike": "125.0",
+                        "quantity": 1,
+                        "premium": "0.5",
+                        "margin_per_contract": "1300",
+                        "stale": 0,
+                    }
+                ],
+                "budget": {"available": False, "reason": "not connected"},
+            },
+        }
+    )
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    cand, entry = [line.split() for line in out.splitlines() if "NVDA" in line]
+    assert cand[3:8] == ["125", "0.50", "-0.078", "12.4", "$1,300.00"]
+    assert entry[4:8] == ["125", "1", "0.50", "$1,300.00"]
