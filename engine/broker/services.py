@@ -39,6 +39,7 @@ from engine.domain import (
     Quote,
     Underlying,
 )
+from engine.text import usd
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -790,8 +791,8 @@ class MarketServices:
             self._last_account = (snap.time, figures)
             self.session.bus.publish(
                 "account",
-                f"{account}: net liquidation ${snap.net_liquidation:,.2f}, "
-                f"maintenance margin ${snap.full_maint_margin:,.2f}",
+                f"{account}: net liquidation {usd(snap.net_liquidation)}, "
+                f"maintenance margin {usd(snap.full_maint_margin)}",
                 data={"account": account, "time": snap.time.isoformat(), **figures},
             )
         return snap

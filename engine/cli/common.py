@@ -29,6 +29,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from engine.api.models import SCHEMA_VERSION, Cmd, ExitCode, Result
+from engine.text import usd
 
 Render = Callable[[dict[str, Any]], None]
 
@@ -401,7 +402,7 @@ def is_tty() -> bool:
 def dollars(v: Any) -> str:
     """An amount from a result (a decimal string) as $1,234,567.89; other values as given."""
     try:
-        return f"${Decimal(str(v)):,.2f}"
+        return usd(Decimal(str(v)))
     except (InvalidOperation, ValueError):
         return cell(v)
 

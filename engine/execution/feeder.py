@@ -12,6 +12,7 @@ from decimal import Decimal
 from typing import TYPE_CHECKING, Literal
 
 from engine.domain import Reason
+from engine.text import usd
 
 if TYPE_CHECKING:
     from engine.execution.workflow import TwoTierWorkflow
@@ -36,11 +37,6 @@ def feed_decision(
             f"{usd(after)} would pass the ceiling {usd(limit)}",
         )
     return "send", Reason("feeder.send", f"margin after {usd(after)} <= ceiling {usd(limit)}")
-
-
-def usd(amount: Decimal) -> str:
-    """Dollars for a reason's text: $12,000.00."""
-    return f"${amount:,.2f}"
 
 
 async def feed_tier1(wf: TwoTierWorkflow, fills_wait_s: float = 10.0) -> None:

@@ -13,6 +13,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal
 from typing import Literal
 
 from engine.domain import Quote, Reason
+from engine.text import price as px
 
 INDEX_SYMBOLS = frozenset({"SPX", "SPXW", "NDX", "NDXP", "RUT", "RUTW", "VIX"})  # XSP: stock grid
 THREE = Decimal("3")
@@ -20,11 +21,6 @@ Rounding = Literal["up", "down", "nearest"]
 Tier1Mode = Literal["mid", "mid_minus_tick", "ask_minus_tick"]
 
 DEFAULT_MAX_QUOTE_AGE_S = 15.0
-
-
-def px(value: Decimal) -> str:
-    """A price for a reason's text: cents always shown (0.30, not 0.3), finer kept."""
-    return f"{value:.2f}" if value == value.quantize(Decimal("0.01")) else str(value)
 
 
 def is_index(symbol: str) -> bool:

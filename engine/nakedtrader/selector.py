@@ -17,6 +17,7 @@ from decimal import Decimal
 from config.nakedtrader import NakedTraderConfig
 from engine.domain import OptionRef, Quote, Reason
 from engine.execution import pricing
+from engine.text import price as px
 
 MIN_BAND_FLOOR = 0.001
 
@@ -79,12 +80,9 @@ def limit_for(
         if price < floor:
             return None, Reason(
                 "price.below_min_premium",
-                f"bid {pricing.px(bid)} is below the minimum premium "
-                f"{pricing.px(Decimal(str(cfg.min_premium)))}",
+                f"bid {px(bid)} is below the minimum premium {px(Decimal(str(cfg.min_premium)))}",
             )
-        return price, Reason(
-            "price.bid", f"at the bid {pricing.px(bid)} -> limit {pricing.px(price)}"
-        )
+        return price, Reason("price.bid", f"at the bid {px(bid)} -> limit {px(price)}")
     return pricing.tier1_price(
         quote, symbol=symbol, mode=cfg.limit_price, min_premium=cfg.min_premium, now=now
     )

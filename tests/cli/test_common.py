@@ -138,7 +138,7 @@ def test_event_lines_show_new_york_and_local_time() -> None:
 def test_dollars() -> None:
     assert common.dollars("1000000.00") == "$1,000,000.00"
     assert common.dollars("1976.8") == "$1,976.80"
-    assert common.dollars("-12.5") == "$-12.50"
+    assert common.dollars("-12.5") == "-$12.50"
     assert common.dollars(None) == "-"
 
 
