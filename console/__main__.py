@@ -157,8 +157,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         account=first.account,
         preconnect=bool(args.demo),
     )
-    code = app.run()
-    return int(code or 0)
+    code = int(app.run() or 0)
+    from console import exit_watchdog
+
+    exit_watchdog.arm("the console returned", code)  # threads left running end it anyway
+    return code
 
 
 if __name__ == "__main__":

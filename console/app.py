@@ -7,8 +7,10 @@ handlers here own the state and hand it to the main screen, which renders visibl
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import datetime as dt
 import gc
+import os
 import signal
 import sys
 import termios
@@ -131,6 +133,8 @@ EARLY_NOTE_WAIT_S = 3.0
 #: Engine events fetched on attach, and how long live events wait for them at most.
 HISTORY_EVENTS = 200
 HISTORY_WAIT_S = 5.0
+#: how long closing waits for engines still starting, and for each engine to stop
+UNMOUNT_WAIT_S = 10.0
 #: Event kinds the activity log leaves out (the scanner pane and its progress bar show them).
 UNLOGGED_KINDS = frozenset({"scan.candidate", "scan.progress"})
 #: How often the terminal program checks that its terminal is still there (seconds).
@@ -248,7 +252,7 @@ class PutdeskApp(App[int]):
                 if sig is None:
                     continue
                 try:
-                    loop.add_signal_handler(sig, self._terminal_gone)
+                    loop.add_signal_handler(sig, self._terminal_gone, name)
                 except (RuntimeError, ValueError):  # no signal support here
                     pass
             self._tty_fd = _stdin_fd()
@@ -265,8 +269,16 @@ class PutdeskApp(App[int]):
         for problem in validate_keymap(self.keymap):
             self.log_activity("console", "warning", f"keymap: {problem}")
 
-    def _terminal_gone(self) -> None:
-        """SIGHUP/SIGTERM (the terminal or SSH session went away): leave cleanly."""
+    def _terminal_gone(self, why: str = "SIGHUP") -> None:
+        """SIGHUP/SIGTERM (the terminal or SSH session went away): leave cleanly. A hung-up
+        terminal's output goes to /dev/null from here on: Textual's writer thread dies on the
+        first write that fails, and the screen writes after it would then block the app for
+        good. The exit watchdog ends the process should the orderly exit get stuck."""
+        from console import exit_watchdog
+
+        if self._tty_fd is not None and not _terminal_alive(self._tty_fd):
+            _silence_output()
+        exit_watchdog.arm(f"{why} (the terminal or session went away)")
         self.exit(0)
 
     def _check_terminal(self) -> None:
@@ -275,19 +287,30 @@ class PutdeskApp(App[int]):
         hangup and never passes it on."""
         if self._tty_fd is not None and not _terminal_alive(self._tty_fd):
             self.log.warning("the terminal went away (hung up): leaving")
-            self._terminal_gone()
+            self._terminal_gone("a hung-up terminal")
 
     async def on_unmount(self) -> None:
+        """Close every engine this console reached, all at once. Engines still being
+        reached (their workers were cancelled as the app closed) finish starting or tearing
+        down first, so none is left half-open: an open engine store keeps the process alive
+        after its terminal went away."""
+        reaching = [w for w in self.workers if w.group.startswith("engine:") or w.group == "warm"]
+        try:
+            await asyncio.wait_for(_settle(reaching), timeout=UNMOUNT_WAIT_S)
+        except TimeoutError:
+            self.log.error("engines still starting after the console closed")
         apis = list(self.background.values())
         self.background.clear()
         if self.api is not None:
             apis.append(self.api)
             self.api = None
-        for api in apis:
-            try:
-                await asyncio.wait_for(close_api(api), timeout=5)
-            except Exception as exc:
-                self.log.error(f"closing the engine API: {exc}")
+        await asyncio.gather(*(self._close_engine(api) for api in apis))
+
+    async def _close_engine(self, api: EngineAPI) -> None:
+        try:
+            await asyncio.wait_for(close_api(api), timeout=UNMOUNT_WAIT_S)
+        except Exception as exc:
+            self.log.error(f"closing the engine API: {exc}")
 
     @property
     def main(self) -> MainScreen | None:
@@ -1140,6 +1163,29 @@ def _local_zone(name: str | None) -> dt.tzinfo:
         return ZoneInfo(name)
     local = dt.datetime.now().astimezone().tzinfo
     return local or dt.UTC
+
+
+async def _settle(workers: Sequence[Worker[Any]]) -> None:
+    """Wait until each worker has ended, however it ends."""
+    for worker in workers:
+        try:
+            await worker.wait()
+        except Exception:  # failed or cancelled: it has ended all the same
+            pass
+
+
+def _silence_output() -> None:
+    """Point stdout and stderr at /dev/null (their terminal has hung up)."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+    except OSError:
+        return
+    try:
+        for fd in (1, 2):
+            with contextlib.suppress(OSError):
+                os.dup2(null, fd)
+    finally:
+        os.close(null)
 
 
 def _stdin_fd() -> int | None:

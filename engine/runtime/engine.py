@@ -239,28 +239,39 @@ class Engine:
         await self._teardown()
 
     async def _teardown(self) -> None:
-        if self.socket_server is not None:
-            with contextlib.suppress(Exception):
-                await self.socket_server.close()
-            self.socket_server = None
-        if self.sim is not None:
-            flex = getattr(self.sim, "flex", None)
-            if flex is not None:
+        """Stop what runs, then close the store and give up the lock. The last two happen
+        even when the teardown itself is cancelled (a console closing while this engine was
+        still starting): an open store keeps its database thread, and with it the whole
+        process, alive."""
+        try:
+            if self.socket_server is not None:
                 with contextlib.suppress(Exception):
-                    await flex.stop()
-            with contextlib.suppress(Exception):
-                await self.sim.stop()
-            self.sim = None
-        if self._event_queue is not None and self._writer is not None:
-            self._event_queue.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(self._writer, 5)
-            self._writer = None
-        if self.store is not None:
-            await self.store.close()
-            self.store = None
-        self.lock.release()
-        self._stopped.set()
+                    await self.socket_server.close()
+                self.socket_server = None
+            if self.sim is not None:
+                flex = getattr(self.sim, "flex", None)
+                if flex is not None:
+                    with contextlib.suppress(Exception):
+                        await flex.stop()
+                with contextlib.suppress(Exception):
+                    await self.sim.stop()
+                self.sim = None
+            if self._event_queue is not None and self._writer is not None:
+                self._event_queue.put_nowait(None)
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(self._writer, 5)
+                self._writer = None
+        finally:
+            if self._writer is not None:
+                self._writer.cancel()
+                self._writer = None
+            store, self.store = self.store, None
+            try:
+                if store is not None:
+                    await store.close()
+            finally:
+                self.lock.release()
+                self._stopped.set()
 
     async def wait_stopped(self) -> None:
         await self._stopped.wait()

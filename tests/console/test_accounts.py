@@ -231,3 +231,39 @@ async def test_switching_away_while_an_engine_is_reached_keeps_it_for_later() ->
         await settle(pilot)
         assert app.api is fakes[SECOND] and calls == [PAPER, SECOND]
         assert app.state["status"].get("account") == SECOND
+
+
+async def test_closing_while_an_engine_starts_waits_for_its_teardown() -> None:
+    """The console closes (the terminal went away) while the demo's second engine is still
+    starting: that start is cancelled, and closing waits until it has torn down (an engine
+    left half-open kept the process alive after its terminal was gone). The engine already
+    reached is closed too."""
+    fakes = {PAPER: FakeEngineAPI(account=PAPER), SECOND: FakeEngineAPI(account=SECOND)}
+    starting = asyncio.Event()
+    torn_down: list[str] = []
+
+    async def first() -> Any:
+        return fakes[PAPER]
+
+    async def second() -> Any:
+        starting.set()
+        try:
+            await asyncio.Event().wait()  # never reached before the console closes
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.3)  # stopping what had started takes a while
+            torn_down.append(SECOND)
+            raise
+        return fakes[SECOND]
+
+    accounts = [
+        AccountLink(PAPER, "Main", "simulated", first),
+        AccountLink(SECOND, "Second", "simulated", second),
+    ]
+    app = make_app(fakes[PAPER], accounts=accounts, account=PAPER, preconnect=True)
+    app.api_factory = first
+    async with app.run_test(size=(120, 40)) as pilot:
+        await asyncio.wait_for(starting.wait(), 5)
+        await pilot.pause()
+        app.exit(0)
+    assert torn_down == [SECOND]
+    assert fakes[PAPER].closed and app.api is None and not app.background

@@ -143,3 +143,36 @@ async def test_connect_api_without_engine_starts_one_in_process() -> None:
         await other.close()
     finally:
         await api.close()
+
+
+async def test_a_cancelled_stop_still_closes_the_store_and_releases_the_lock() -> None:
+    """A console closing while its engine is still starting or stopping cancels the
+    teardown: the store must close anyway (its database thread would keep the process
+    alive after its terminal went away) and the account lock must be free."""
+    async with running_sim() as gw:
+        eng = _engine(gw)
+        await eng.start(wait_ready=10)
+        store = eng.store
+        assert store is not None
+        real_server = eng.socket_server
+        gate = asyncio.Event()
+
+        class StuckServer:
+            async def close(self) -> None:
+                await gate.wait()
+
+        eng.socket_server = StuckServer()  # type: ignore[assignment]
+        stopping = asyncio.ensure_future(eng.stop())
+        await asyncio.sleep(0.2)
+        assert not stopping.done()
+        stopping.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await stopping
+        if real_server is not None:
+            await real_server.close()
+        store.conn._thread.join(5)
+        assert not store.conn._thread.is_alive(), "the database thread outlived the engine"
+        assert eng.store is None and not eng.lock.held
+        again = _engine(gw)  # the account is free for the next engine
+        await again.start(wait_ready=10)
+        await again.stop()
