@@ -22,8 +22,8 @@ COLUMNS: list[tuple[str, str]] = [
     ("strike", "Strike"),
     ("expiry", "Exp/DTE"),
     ("qty", "Qty"),
-    ("limit", "Limit"),
-    ("credit", "Credit"),
+    ("limit", "Mid"),
+    ("credit", "Credit@bid"),
     ("mpc", "Margin/ct"),
     ("margin", "Margin"),
     ("score", "Score"),
@@ -40,7 +40,8 @@ def entry_margin(e: dict[str, Any]) -> float:
 
 
 def entry_credit(e: dict[str, Any]) -> float | None:
-    """Premium received: premium per share x 100 x quantity."""
+    """The credit at the scan's bid: premium (the bid) per share x 100 x quantity. An order's
+    limit never goes below the bid, so this is the least the entry is priced to take."""
     try:
         return float(e["premium"]) * 100 * int(e.get("quantity") or 0)
     except (KeyError, TypeError, ValueError):
@@ -114,7 +115,7 @@ class LineupTable(PlainTable[Cell]):
             num(e.get("strike"), 1),
             f"{expiry(e.get('expiry'))}/{integer(e.get('dte'))}",
             integer(e.get("quantity")),
-            num(e.get("limit") or e.get("mid")),
+            num(e.get("mid") or e.get("limit")),
             money(entry_credit(e), 2),
             money(e.get("margin_per_contract")),
             money(entry_margin(e)),
