@@ -133,6 +133,8 @@ EARLY_NOTE_WAIT_S = 3.0
 #: Engine events fetched on attach, and how long live events wait for them at most.
 HISTORY_EVENTS = 200
 HISTORY_WAIT_S = 5.0
+#: reason codes of commands that succeeded without doing anything: shown as warnings
+NOTHING_DONE = frozenset({"execution.nothing_approved"})
 #: how long closing waits for engines still starting, and for each engine to stop
 UNMOUNT_WAIT_S = 10.0
 #: Event kinds the activity log leaves out (the scanner pane and its progress bar show them).
@@ -725,8 +727,12 @@ class PutdeskApp(App[int]):
         who = f"{self.account_label(msg.account)}: " if other else ""
         if r.ok:
             text = who + command_summary(msg.label, r.data)
-            self.log_activity("console", "info", text)
-            self.notify(text, timeout=3)
+            if r.data.get("reason_code") in NOTHING_DONE:  # it worked, and did nothing
+                self.log_activity("console", "warning", text)
+                self.notify(text, severity="warning", timeout=6)
+            else:
+                self.log_activity("console", "info", text)
+                self.notify(text, timeout=3)
         else:
             why = r.error or "failed"
             code = f" [{r.reason_code}]" if r.reason_code else ""

@@ -236,6 +236,8 @@ def command_summary(label: str, data: dict[str, Any]) -> str:
         others = [d for d in decisions if d.get("code") != "exits.protected"]
         text = f"exits placed for {placed} trade(s)"
         return text + (f"; {others[0]['text']}" if placed == 0 and others else "")
+    if label == "execute_now" and data.get("reason"):
+        return f"execute now: {data['reason']}"
     if label == "kill":
         return f"HALTED: {data.get('cancelled', 0)} order(s) cancelled"
     if label == "save_settings":

@@ -104,6 +104,8 @@ def _render_execution(data: dict[str, Any]) -> None:
     for d in data.get("decisions", []):
         lid = d.get("lineup_id")
         print(f"{'#' + str(lid) if lid else '-':>5}  {d.get('code', ''):<24} {d.get('text', '')}")
+    if data.get("reason"):
+        print(data["reason"])
 
 
 def _render_reconcile(data: dict[str, Any]) -> None:

@@ -40,6 +40,37 @@ Sleep = Callable[[float], Awaitable[None]]
 TradingAllowed = Callable[[], tuple[bool, Reason]]
 
 
+#: How a run's outcome names each final status of the entries it took up, in this order.
+OUTCOME_WORDS = {
+    "filled": "filled",
+    "partial": "partly filled",
+    "submitted": "working",
+    "repricing": "working",
+    "repriced": "working",
+    "stage2_ok": "not sent",
+    "approved": "not sent",
+    "unfilled": "unfilled",
+    "cancelled": "cancelled",
+    "rejected": "rejected",
+}
+
+
+def run_outcome(final: list[str], staged: int) -> Reason:
+    """One line on what a run did: the final statuses of the entries that were approved
+    when it began, or that there was nothing approved (and how many staged entries wait)."""
+    if not final:
+        waiting = ""
+        if staged:
+            waiting = (
+                f" ({staged} staged entr{'y waits' if staged == 1 else 'ies wait'} for approval)"
+            )
+        return Reason("execution.nothing_approved", f"nothing approved to send{waiting}")
+    words = [OUTCOME_WORDS.get(s, s) for s in final]
+    order = list(dict.fromkeys([*OUTCOME_WORDS.values(), *words]))
+    counts = ", ".join(f"{words.count(w)} {w}" for w in order if w in words)
+    return Reason("execution.done", f"{len(final)} approved: {counts}")
+
+
 def entry_label(row: dict[str, Any]) -> str:
     """A lineup row as "NVDA 125P Dec04" for messages."""
     try:
@@ -247,6 +278,7 @@ class TwoTierWorkflow:
             return ExecutionSummary(False, why, self.summary.decisions)
         rep: RecoveryReport = await self.recovery.run(self.now())
         self.summary.recovery = rep.summary
+        taken = [int(r["id"]) for r in await self.lineup(("approved",))]
         await self.stage2()
         if open_at is not None and self.now() < open_at:
             await self.sleep((open_at - self.now()).total_seconds())
@@ -255,7 +287,19 @@ class TwoTierWorkflow:
         await self.wait_tier(phase=("repriced", "submitted"))
         await self.finish()
         await self.rec.flush()
+        self.summary.reason = run_outcome(
+            await self._statuses(taken), len(await self.lineup(("staged",)))
+        )
         return self.summary
+
+    async def _statuses(self, ids: list[int]) -> list[str]:
+        if not ids:
+            return []
+        marks = ",".join("?" for _ in ids)
+        rows = await self.store.fetchall(
+            f"SELECT status FROM lineup WHERE id IN ({marks}) ORDER BY id", tuple(ids)
+        )
+        return [str(r["status"]) for r in rows]
 
     # ----------------------------------------------------------------- Stage 2
     async def stage2(self) -> None:

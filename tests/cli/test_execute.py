@@ -28,6 +28,7 @@ def test_scan_approve_execute_orders(run: Run, config_file: Path) -> None:
     code, out, err = run("execute-two-tier", "--json")
     doc = doc_of(out)
     assert code == 0 and doc["ok"] and doc["command"] == "execute-two-tier", err
+    assert doc["data"]["reason"].startswith(f"{len(added)} approved: ")
     codes = [d["code"] for d in doc["data"]["decisions"]]
     assert "price.tier1" in codes
     assert {d["lineup_id"] for d in doc["data"]["decisions"] if d["code"] == "price.tier1"} == set(

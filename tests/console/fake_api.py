@@ -540,8 +540,15 @@ class FakeEngineAPI:
         if self.halted:
             return Result.refused("engine is halted (kill switch)", code="halted")
         approved = [e for e in self.lineup if e["status"] == "approved"]
-        if not approved:
-            return Result.refused("nothing approved to execute", code="nothing_approved")
+        if not approved:  # as the engine: it ran (recovery) and sent nothing
+            staged = sum(1 for e in self.lineup if e["status"] == "staged")
+            return Result.success(
+                ok=True,
+                reason_code="execution.nothing_approved",
+                reason=f"nothing approved to send ({staged} staged entries wait for approval)",
+                decisions=[],
+                recovery="",
+            )
         for i, e in enumerate(approved):
             e["updated_at"] = self.now.isoformat()
             if i == 0:
@@ -551,7 +558,13 @@ class FakeEngineAPI:
             else:
                 e["status"] = "submitted"
         self.emit("order.status", f"submitted {len(approved)} orders")
-        return Result.success(submitted=len(approved), message=f"submitted {len(approved)}")
+        return Result.success(
+            ok=True,
+            reason_code="execution.done",
+            reason=f"{len(approved)} approved: {len(approved) - 1} working, 1 cancelled",
+            decisions=[],
+            recovery="",
+        )
 
     def _GetOrders(self, cmd: GetOrders) -> Result:
         return Result.success(orders=copy.deepcopy(self.orders))

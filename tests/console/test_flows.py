@@ -223,6 +223,25 @@ async def test_reattaches_when_the_engine_comes_back() -> None:
         assert "SIMULATED" in app.main.query_one(StatusHeader).who_text().plain
 
 
+async def test_execute_with_nothing_approved_warns_instead_of_done() -> None:
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")  # staged, not approved
+        await settle(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        await pilot.press("y")
+        await settle(pilot)
+        assert any(isinstance(c, ExecuteNow) for c in fake.requests)
+        staged = len(fake.lineup)
+        text = f"execute now: nothing approved to send ({staged} staged entries wait for approval)"
+        [note] = [n for n in app._notifications if "execute now" in str(n.message)]
+        assert str(note.message) == text and note.severity == "warning"
+        assert text in "\n".join(app.main.query_one(ActivityLog).lines_text)
+
+
 async def test_executed_entries_move_to_the_done_table_with_reasons() -> None:
     app = make_app()
     fake = app.fake  # type: ignore[attr-defined]
@@ -235,6 +254,11 @@ async def test_executed_entries_move_to_the_done_table_with_reasons() -> None:
         await pilot.press("y")
         await settle(pilot)
         assert any(isinstance(c, ExecuteNow) for c in fake.requests)
+        n = len(fake.lineup)
+        assert any(
+            str(m.message) == f"execute now: {n} approved: {n - 1} working, 1 cancelled"
+            for m in app._notifications
+        )
         assert app.main.query_one(LineupTable).row_count == 0  # nothing staged/approved left
         done = app.main.query_one(LineupDoneTable)
         assert done.row_count == len(fake.lineup) > 1

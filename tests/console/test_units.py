@@ -205,6 +205,10 @@ def test_tcss_uses_only_variables_for_colours() -> None:
 def test_command_summaries() -> None:
     assert command_summary("auto_select", {"added": [1, 2]}) == "auto-select staged 2 entries"
     assert command_summary("kill", {"cancelled": 3}) == "HALTED: 3 order(s) cancelled"
+    assert (
+        command_summary("execute_now", {"reason": "1 approved: 1 filled", "decisions": []})
+        == "execute now: 1 approved: 1 filled"
+    )
     assert command_summary("x", {"message": "hi"}) == "hi"
 
 

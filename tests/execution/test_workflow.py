@@ -41,6 +41,7 @@ async def test_gap_adapts_strike_and_fills(store: Store) -> None:
     ex.gap("XYZ", -2.0)  # 98: strike 90 is now 8.2% OTM < 10%
     wf = workflow(store, ex, config(), hook=bid_to(87.5, 0.40))
     summary = await wf.run()
+    assert summary.reason.text == "1 approved: 1 filled"
     row = await lineup_row(store, lid)
     assert row["strike"] == "87.5" and row["con_id"] == ex.con("XYZ", EXPIRY, 87.5)
     assert await events(store, "stage2.adapted")
@@ -74,7 +75,8 @@ async def test_gap_too_large_cancels_with_reason(store: Store) -> None:
     ex = make_exchange()
     lid = await add_lineup(store, ex)
     ex.gap("XYZ", -12.0)
-    await workflow(store, ex, config()).run()
+    summary = await workflow(store, ex, config()).run()
+    assert summary.ok and summary.reason.text == "1 approved: 1 cancelled"
     row = await lineup_row(store, lid)
     assert row["status"] == "cancelled" and row["reason_code"] == "stage2.gap_too_large"
     assert "strikes" in row["reason_text"]
@@ -518,3 +520,25 @@ async def test_two_syncs_at_once_book_a_fill_once(store: Store) -> None:
     assert len(fills) == 1
     trade = await store.fetchone("SELECT * FROM trades WHERE lineup_id=?", (lid,))
     assert trade is not None and trade["status"] == "closed"
+
+
+async def test_a_run_with_nothing_approved_says_so(store: Store) -> None:
+    """Execute now with only staged entries sends nothing and says why, instead of "done"."""
+    ex = make_exchange()
+    await add_lineup(store, ex, status="staged")
+    await add_lineup(store, ex, status="staged", strike=87.5)
+    summary = await workflow(store, ex, config()).run()
+    assert summary.ok and ex.place_calls == []
+    assert summary.reason.code == "execution.nothing_approved"
+    assert summary.reason.text == "nothing approved to send (2 staged entries wait for approval)"
+
+
+def test_run_outcome_counts_final_statuses_in_a_fixed_order() -> None:
+    from engine.execution.workflow import run_outcome
+
+    final = ["cancelled", "filled", "repriced", "filled", "partial", "rejected", "unfilled"]
+    assert run_outcome(final, 0).text == (
+        "7 approved: 2 filled, 1 partly filled, 1 working, 1 unfilled, 1 cancelled, 1 rejected"
+    )
+    assert run_outcome([], 0).text == "nothing approved to send"
+    assert run_outcome([], 1).text == "nothing approved to send (1 staged entry waits for approval)"
