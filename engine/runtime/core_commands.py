@@ -148,21 +148,27 @@ async def get_status(engine: Engine, _cmd: GetStatus) -> Result:
     open_orders = (
         [trade_summary(t) for t in engine.orders.putdesk_open_trades()] if s.connected else []
     )
+    budget = await _budget(engine)  # may ask IBKR: before the clock is read
+    lineup = await _lineup_counts(engine)
+    unprotected = await _unprotected(engine)
     st = engine.pacer.stats()
     halted = engine.halted
     selection = getattr(engine, "selection", None)
     return Result.success(
+        # read after every await: a console extrapolates the (simulated) time from
+        # `engine.now` on arrival, so a stamp taken before a slow IBKR answer lags by that
+        # answer's time x the simulated speed
         engine=engine.info(),
         connection=s.status(),
         ai=selection.ai_status() if selection is not None else {},
-        budget=await _budget(engine),
+        budget=budget,
         halted={
             "halted": halted is not None,
             "reason_code": halted.code if halted else None,
             "reason": halted.text if halted else None,
         },
-        lineup=await _lineup_counts(engine),
-        unprotected=await _unprotected(engine),
+        lineup=lineup,
+        unprotected=unprotected,
         regime=_regime_state(engine),
         accounts=_accounts_state(engine),
         open_orders=open_orders,

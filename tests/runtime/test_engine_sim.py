@@ -176,3 +176,34 @@ async def test_a_cancelled_stop_still_closes_the_store_and_releases_the_lock() -
         again = _engine(gw)  # the account is free for the next engine
         await again.start(wait_ready=10)
         await again.stop()
+
+
+async def test_status_reads_the_clock_after_its_slow_parts(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The console extrapolates the simulated time from the status's `engine.now`: a stamp
+    taken before the budget's IBKR answer would lag by that wait times the speed."""
+    import datetime as dt
+
+    from engine.market.clock import SteppedClock
+    from engine.runtime import core_commands
+
+    clock = SteppedClock(dt.datetime(2026, 11, 25, 15, 0, tzinfo=dt.UTC))
+    real_budget = core_commands._budget
+
+    async def slow_budget(engine: Engine) -> object:
+        out = await real_budget(engine)
+        clock.advance(dt.timedelta(seconds=20))  # 1 s of IBKR wait at 20x
+        return out
+
+    monkeypatch.setattr(core_commands, "_budget", slow_budget)
+    async with running_sim() as gw:
+        eng = _engine(gw)
+        await eng.start(wait_ready=10)
+        try:
+            eng.clock = clock
+            st = await eng.request(GetStatus())
+            assert st.ok
+            assert st.data["engine"]["now"] == "2026-11-25T15:00:20+00:00"
+        finally:
+            await eng.stop()
