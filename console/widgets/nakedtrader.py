@@ -30,7 +30,8 @@ class NakedTraderView(Static):
                 f"target Δ {num(plan.get('target_delta'), 3)} "
                 f"range {num(rng[0], 3)}-{num(rng[1], 3)}\n"
                 f"  {_when(plan.get('scheduled_at'), *self._zone_and_day())}\n"
-                f"  {'dry run (no orders)' if plan.get('dry_run') else 'sends orders'}"
+                + (f"  {_window(plan)}\n" if "entry_window" in plan else "")
+                + f"  {'dry run (no orders)' if plan.get('dry_run') else 'sends orders'}"
                 f" · contracts {plan.get('contracts', DASH)}\n"
             )
         else:
@@ -83,6 +84,14 @@ def entry_state(trade: dict[str, Any]) -> str:
     return "entry working (not filled yet)"
 
 
+def _window(plan: dict[str, Any]) -> str:
+    """Today's entry window (a run, `n` included, is refused outside it)."""
+    window = plan.get("entry_window")
+    if not window:
+        return "no entry today (not an NYSE session)"
+    return f"entry window {window} ET (a run outside it is refused)"
+
+
 def _when(
     scheduled_at: Any, local_zone: dt.tzinfo | None = None, today: dt.date | None = None
 ) -> str:
@@ -90,7 +99,7 @@ def _when(
     date, so daylight saving is right), or why there is none (`enabled: false`; `n` still
     runs it)."""
     if not scheduled_at:
-        return "not scheduled (enabled: false in daily_spx_options.yaml; n runs it now)"
+        return "not scheduled (enabled: false in daily_spx_options.yaml; n runs it)"
     text = f"runs daily at {scheduled_at} ET"
     try:
         at = dt.time.fromisoformat(str(scheduled_at))

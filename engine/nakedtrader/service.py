@@ -39,7 +39,7 @@ from engine.market.calendar import to_et
 from engine.nakedtrader.ibport import IbNtPort
 from engine.nakedtrader.recorder import NtRecorder, trade_view
 from engine.nakedtrader.watcher import NtWatcher, WatchReport
-from engine.nakedtrader.workflow import NtWorkflow, RunOutcome
+from engine.nakedtrader.workflow import NtWorkflow, RunOutcome, window_bounds
 from engine.runtime.order_activity import OrderActivity
 from engine.store.trades import TradeRow
 
@@ -297,6 +297,14 @@ class NakedTraderService:
             "watching": self.watching,
         }
 
+    def _window_text(self, cfg: NakedTraderConfig, day: dt.date) -> str | None:
+        """Today's entry window as "09:45-15:30" (New York), None on a day with no session."""
+        try:
+            bounds = window_bounds(day, cfg, self.engine.calendar)
+        except Exception:  # outside the calendar's range: the run itself says so
+            return None
+        return None if bounds is None else f"{bounds[0]:%H:%M}-{bounds[1]:%H:%M}"
+
     async def _pane_data(
         self, cfg: NakedTraderConfig | None, trades: list[TradeRow], day: dt.date
     ) -> dict[str, Any]:
@@ -311,6 +319,7 @@ class NakedTraderService:
                 "target_delta": cfg.delta_target,
                 "delta_range": [cfg.delta_min, cfg.delta_max],
                 "scheduled_at": f"{self.schedule_time():%H:%M}" if cfg.enabled else None,
+                "entry_window": self._window_text(cfg, day),
                 "dry_run": self.default_dry_run(),
                 "contracts": cfg.contracts,
             }

@@ -67,14 +67,25 @@ class RunOutcome:
         }
 
 
+def window_bounds(
+    day: dt.date, cfg: NakedTraderConfig, calendar: Any
+) -> tuple[dt.time, dt.time] | None:
+    """The entry window of `day` in New York time (its end no later than the session's
+    close: an early close shortens it); None when `day` is not an NYSE session."""
+    if not calendar.is_session(day):
+        return None
+    close = to_et(calendar.session_close(day)).time()
+    return cfg.entry_start, min(cfg.entry_end, close)
+
+
 def entry_window(now: dt.datetime, cfg: NakedTraderConfig, calendar: Any) -> tuple[bool, Reason]:
     """Whether `now` is inside today's entry window (New York time, session days only)."""
     et = to_et(now)
     day = et.date()
-    if not calendar.is_session(day):
+    bounds = window_bounds(day, cfg, calendar)
+    if bounds is None:
         return False, Reason("nt.not_session", f"{day.isoformat()} is not an NYSE session")
-    close = to_et(calendar.session_close(day)).time()
-    end = min(cfg.entry_end, close)
+    end = bounds[1]
     if not cfg.entry_start <= et.time() < end:
         return False, Reason(
             "nt.outside_window",

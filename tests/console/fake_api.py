@@ -617,6 +617,7 @@ class FakeEngineAPI:
                 "target_delta": 0.065,
                 "delta_range": [0.055, 0.075],
                 "scheduled_at": "09:45",
+                "entry_window": "09:45-15:30",
                 "dry_run": False,
                 "contracts": 1,
             },

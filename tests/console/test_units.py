@@ -268,6 +268,15 @@ def test_speed_only_with_the_demo_and_in_range(capsys: pytest.CaptureFixture[str
     assert "--speed must be > 0" in capsys.readouterr().err
 
 
+def test_nakedtrader_plan_shows_the_entry_window() -> None:
+    from console.widgets.nakedtrader import _window
+
+    assert _window({"entry_window": "09:45-13:00"}) == (
+        "entry window 09:45-13:00 ET (a run outside it is refused)"
+    )
+    assert _window({"entry_window": None}) == "no entry today (not an NYSE session)"
+
+
 def test_nakedtrader_plan_says_when_it_runs_or_why_not() -> None:
     from console.widgets.nakedtrader import _when
 

@@ -84,6 +84,7 @@ async def test_rerunning_nt_the_same_day_respects_the_daily_limit(nt: NtHarness)
     assert status["entries_today"] == 2 and len(status["open"]) == 2
     # the console pane's keys (console/widgets/nakedtrader.py)
     assert status["plan"]["symbol"] == "XSP" and status["plan"]["delta_range"] == [0.055, 0.075]
+    assert status["plan"]["entry_window"] == "09:45-15:30"
     trade = status["trade"]
     assert trade["trade_id"] == second.data["trade_id"] and trade["delta"] < 0
     assert trade["widen_steps"] == second.data["plan"]["selection"]["widen_steps"]

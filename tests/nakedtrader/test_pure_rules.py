@@ -14,7 +14,7 @@ from engine.execution.ports import BrokerOrder
 from engine.market.calendar import MarketCalendar
 from engine.nakedtrader.chain import choose_class, pick_expiry, strikes_to_quote
 from engine.nakedtrader.watcher import live_bracket_status, settlement
-from engine.nakedtrader.workflow import daily_limit, entry_window
+from engine.nakedtrader.workflow import daily_limit, entry_window, window_bounds
 from engine.store.trades import TradeRow
 
 CAL = MarketCalendar()
@@ -80,6 +80,10 @@ def test_entry_window_closed_days_and_early_close() -> None:
     assert entry_window(thanksgiving, cfg(), CAL)[1].code == "nt.not_session"
     early = dt.datetime(2026, 11, 27, 13, 30, tzinfo=ET)  # closes 13:00
     assert entry_window(early, cfg(), CAL)[1].code == "nt.outside_window"
+    # what the console's NakedTrader pane shows as today's window
+    assert window_bounds(dt.date(2026, 11, 27), cfg(), CAL) == (dt.time(9, 45), dt.time(13, 0))
+    assert window_bounds(dt.date(2026, 11, 24), cfg(), CAL) == (dt.time(9, 45), dt.time(15, 30))
+    assert window_bounds(dt.date(2026, 11, 26), cfg(), CAL) is None
 
 
 def test_daily_limit() -> None:
