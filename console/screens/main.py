@@ -100,6 +100,8 @@ class MainScreen(Screen[None]):
     def update_keys(self) -> None:
         """Show the keys of the active pane (the settings keys while the panel is open)."""
         pane = self.active_pane
+        if not pane:  # being taken down
+            return
         if pane == "scanner" and not self.query_one("#settings-panel", Collapsible).collapsed:
             pane = "settings"
         keymap = getattr(self.app, "keymap", {})
@@ -128,7 +130,12 @@ class MainScreen(Screen[None]):
 
     @property
     def active_pane(self) -> str:
-        return str(self.query_one("#panes", TabbedContent).active or "scanner")
+        """The pane shown; "" while the screen is being taken down (its tabs already gone):
+        a message handled during shutdown then renders nothing, never fails."""
+        panes = self.query("#panes").results(TabbedContent)
+        for tabs in panes:
+            return str(tabs.active or "scanner")
+        return ""
 
     def show_pane(self, name: str) -> None:
         # drop focus first: a focused widget left in a hidden pane would switch back to it

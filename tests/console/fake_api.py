@@ -542,12 +542,9 @@ class FakeEngineAPI:
         approved = [e for e in self.lineup if e["status"] == "approved"]
         if not approved:  # as the engine: it ran (recovery) and sent nothing
             staged = sum(1 for e in self.lineup if e["status"] == "staged")
-            return Result.success(
-                ok=True,
-                reason_code="execution.nothing_approved",
-                reason=f"nothing approved to send ({staged} staged entries wait for approval)",
-                decisions=[],
-                recovery="",
+            return _run_summary(
+                "execution.nothing_approved",
+                f"nothing approved to send ({staged} staged entries wait for approval)",
             )
         for i, e in enumerate(approved):
             e["updated_at"] = self.now.isoformat()
@@ -558,12 +555,8 @@ class FakeEngineAPI:
             else:
                 e["status"] = "submitted"
         self.emit("order.status", f"submitted {len(approved)} orders")
-        return Result.success(
-            ok=True,
-            reason_code="execution.done",
-            reason=f"{len(approved)} approved: {len(approved) - 1} working, 1 cancelled",
-            decisions=[],
-            recovery="",
+        return _run_summary(
+            "execution.done", f"{len(approved)} approved: {len(approved) - 1} working, 1 cancelled"
         )
 
     def _GetOrders(self, cmd: GetOrders) -> Result:
@@ -667,3 +660,8 @@ class FakeEngineAPI:
         self.settings = cfg.model_dump(mode="json")
         self.saved.append(cmd.changes)
         return Result.success(message="settings saved")
+
+
+def _run_summary(code: str, text: str) -> Result:
+    """ExecuteNow's answer as the engine gives it (ExecutionSummary.as_dict)."""
+    return Result.success(ok=True, reason_code=code, reason=text, decisions=[], recovery="")

@@ -365,3 +365,19 @@ async def test_unprotected_position_is_flagged_and_protect_places_exits() -> Non
         cells = [str(table.get_row_at(i)[6]) for i in range(table.row_count)]
         assert "UNPROTECTED" not in cells
         assert "UNPROTECTED" not in header.who_text().plain
+
+
+async def test_a_render_during_shutdown_does_nothing() -> None:
+    """A message handled while the app closes (orders loaded after the panes were taken
+    down) renders nothing instead of failing the exit with NoMatches('#panes')."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        main = app.main
+        assert main is not None
+        await main.query_one("#panes").remove()
+        assert main.active_pane == ""
+        for name in ("positions", "scanner", "lineup", "activity", "nt"):
+            app._render(name)  # marked dirty, never drawn: no pane to draw into
+        main.update_keys()
+        assert {"positions", "scanner", "lineup"} <= main.dirty
