@@ -29,6 +29,7 @@ from textual.worker import Worker, WorkerState
 from config.models import PutdeskConfig
 from console import messages as m
 from console.commands import PutdeskCommands
+from console.confirm_text import execute_text, kill_text, protect_text
 from console.engine_link import AccountLink, ApiFactory, EngineAPI, close_api
 from console.keymap import APP_BINDINGS, validate_keymap
 from console.screens.accounts import AccountChoice, AccountPicker
@@ -1033,6 +1034,12 @@ class PutdeskApp(App[int]):
                 first.first().focus()
                 form.scroll_visible()
 
+    def _shown_positions(self) -> list[dict[str, Any]]:
+        return list((self.state.get("positions") or {}).get("positions") or [])
+
+    def _shown_orders(self) -> list[dict[str, Any]]:
+        return list((self.state.get("orders") or {}).get("orders") or [])
+
     def _kind(self) -> str:
         return account_kind(self.state["status"]) if self.state["status"] else "UNKNOWN"
 
@@ -1043,11 +1050,13 @@ class PutdeskApp(App[int]):
             if ok:
                 self.send("execute_now", ExecuteNow(live_confirmed=live))
 
+        entries = (self.state.get("lineup") or {}).get("entries") or []
         self.push_screen(
             ConfirmScreen(
                 "Execute now?",
-                "Send the approved lineup to IBKR now, outside the scheduled open."
-                + (" This is a LIVE account." if live else ""),
+                "Send the approved lineup to IBKR now, outside the scheduled open.\n"
+                + execute_text(entries)
+                + ("\nThis is a LIVE account." if live else ""),
                 word="LIVE" if live else None,
             ),
             done,
@@ -1059,11 +1068,7 @@ class PutdeskApp(App[int]):
                 self.send("kill", Kill(reason="kill switch pressed in the console"))
 
         self.push_screen(
-            ConfirmScreen(
-                "Kill switch",
-                "Cancel ALL open putdesk orders and halt the engine?\n"
-                "Nothing is sent again until you resume (R).",
-            ),
+            ConfirmScreen("Kill switch", kill_text(self._shown_positions(), self._shown_orders())),
             done,
         )
 
@@ -1080,9 +1085,8 @@ class PutdeskApp(App[int]):
         self.push_screen(
             ConfirmScreen(
                 "Protect open positions",
-                "Place a take-profit and a stop for every open trade that has no exit order "
-                "working (after the kill switch, or exits cancelled in TWS)?"
-                + (" This is a LIVE account." if live else ""),
+                protect_text(self._shown_positions())
+                + ("\nThis is a LIVE account." if live else ""),
                 word="LIVE" if live else None,
             ),
             done,

@@ -68,6 +68,7 @@ def trade_summary(trade: Trade) -> dict[str, Any]:
         "client_id": o.clientId,
         "parent_id": o.parentId,
         "order_ref": o.orderRef,
+        "putdesk": str(o.orderRef or "").startswith(ORDER_REF_PREFIX),
         "role": bracket_role(o.orderRef, o.parentId),
         "symbol": c.symbol,
         "local_symbol": c.localSymbol,

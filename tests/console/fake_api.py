@@ -171,6 +171,8 @@ class FakeEngineAPI:
             {
                 "order_id": 41,
                 "order_ref": "pd-7-tp",
+                "putdesk": True,
+                "con_id": 9001,
                 "symbol": "SPX",
                 "role": "take_profit",
                 "action": "BUY",
@@ -185,6 +187,8 @@ class FakeEngineAPI:
             {
                 "order_id": 42,
                 "order_ref": "pd-7-sl",
+                "putdesk": True,
+                "con_id": 9001,
                 "symbol": "SPX",
                 "role": "stop",
                 "action": "BUY",

@@ -141,6 +141,26 @@ async def test_kill_switch_asks_first() -> None:
         assert "HALTED" in app.main.query_one(StatusHeader).who_text().plain
 
 
+async def test_confirm_dialogs_say_what_will_happen() -> None:
+    """The kill switch names the orders it cancels and the positions it leaves without exits;
+    Execute now names what it sends (here: nothing approved)."""
+    app = make_app()
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("K")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        text = app.screen.message
+        assert "Cancel ALL 2 working putdesk orders (1 take-profit, 1 stop)" in text, text
+        assert "1 open position loses its exits and stays open, UNPROTECTED: SPX 5650P" in text
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("x")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "Nothing is approved, so this run sends nothing" in app.screen.message
+
+
 async def test_execute_on_live_account_needs_typed_word() -> None:
     app = make_app(FakeEngineAPI(simulated=False, mode="live"))
     fake = app.fake  # type: ignore[attr-defined]

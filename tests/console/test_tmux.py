@@ -92,7 +92,7 @@ def test_demo_scan_autoselect_kill_prompt_and_quit(tmux: Tmux) -> None:
     screen = tmux.wait("staged")
     assert "NLV" in screen and "headroom" in screen
     tmux.keys("K")
-    screen = tmux.wait("Cancel ALL open putdesk orders")
+    screen = tmux.wait("No putdesk order is working now")
     assert "Kill switch" in screen
     tmux.keys("n", "q")
     screen = tmux.wait("EXIT=0")
