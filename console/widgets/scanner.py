@@ -283,18 +283,44 @@ class CandidateDetail(Static):
 MAX_STRIKE_LINES = 12
 
 
+def strike_lines(rows: Sequence[dict[str, Any]]) -> list[tuple[str, str]]:
+    """(where, why) lines for a symbol's strikes not chosen: each quoted or estimated strike
+    with its own reason, then, per expiry, one line for the strikes too near the money (under
+    min OTM %), which were never quoted."""
+    out: list[tuple[str, str]] = []
+    near: dict[str, list[float]] = {}
+    for r in rows:
+        if r.get("code") == "otm_below_min" and r.get("strike"):
+            near.setdefault(str(r.get("expiry") or ""), []).append(float(r["strike"]))
+            continue
+        # strike 0 marks a reason about the whole expiry (its strike list not requested)
+        strike = num(r.get("strike"), 1) if r.get("strike") else "all"
+        out.append(
+            (f"{expiry(r.get('expiry'))} {strike}", str(r.get("text") or r.get("code") or DASH))
+        )
+    for exp, strikes in near.items():
+        lo, hi = min(strikes), max(strikes)
+        span = num(lo, 1) if lo == hi else f"{num(lo, 1)}-{num(hi, 1)}"
+        n = len(strikes)
+        out.append(
+            (
+                f"{expiry(exp)} {span}",
+                f"{n} strike{'s' if n != 1 else ''} under min OTM % (nearer the money), not quoted",
+            )
+        )
+    return out
+
+
 def _append_strikes(t: Text, rows: Sequence[dict[str, Any]], title: str) -> None:
     if not rows:
         return
     t.append(f"\n{title} ({len(rows)}):\n", style="bold")
-    for r in rows[:MAX_STRIKE_LINES]:
-        # strike 0 marks a reason about the whole expiry (its strike list not requested)
-        strike = num(r.get("strike"), 1) if r.get("strike") else "all"
-        where = f"{expiry(r.get('expiry'))} {strike}"
+    lines = strike_lines(rows)
+    for where, why in lines[:MAX_STRIKE_LINES]:
         t.append(f"  {where}: ", style="bold")
-        t.append(f"{r.get('text') or r.get('code') or DASH}\n")
-    if len(rows) > MAX_STRIKE_LINES:
-        t.append(f"  ... {len(rows) - MAX_STRIKE_LINES} more (putdesk scan --json)\n")
+        t.append(f"{why}\n")
+    if len(lines) > MAX_STRIKE_LINES:
+        t.append(f"  ... {len(lines) - MAX_STRIKE_LINES} more (putdesk scan --json)\n")
 
 
 class RejectionTable(PlainTable[Cell]):

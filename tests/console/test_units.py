@@ -341,3 +341,27 @@ def test_section_titles_count_what_the_tables_hold() -> None:
     entries = [{"status": "staged"}, {"status": "approved"}, {"status": "staged"}]
     assert lineup_title(entries) == "Tonight's Lineup · 3 entries: 2 staged, 1 approved"
     assert lineup_title(entries[:1]) == "Tonight's Lineup · 1 entry: 1 staged"
+
+
+def test_strikes_too_near_the_money_fold_into_one_line_per_expiry() -> None:
+    from console.widgets.scanner import strike_lines
+
+    def otm(exp: str, k: float) -> dict:
+        return {"expiry": exp, "strike": k, "code": "otm_below_min", "text": f"strike {k} ..."}
+
+    rows = [
+        {"expiry": "20261127", "strike": 125.0, "code": "delta_out_of_range", "text": "|d| low"},
+        {"expiry": "20261127", "strike": 0.0, "code": "delta_out_of_range", "text": "all low"},
+        otm("20261204", 127.5),
+        otm("20261204", 150.0),
+        otm("20261204", 130.0),
+        {"expiry": "20261204", "strike": 120.0, "code": "oi_below_min", "text": "OI 3 < 50"},
+        otm("20261211", 140.0),
+    ]
+    assert strike_lines(rows) == [
+        ("Nov27 125.0", "|d| low"),
+        ("Nov27 all", "all low"),
+        ("Dec04 120.0", "OI 3 < 50"),
+        ("Dec04 127.5-150.0", "3 strikes under min OTM % (nearer the money), not quoted"),
+        ("Dec11 140.0", "1 strike under min OTM % (nearer the money), not quoted"),
+    ]
