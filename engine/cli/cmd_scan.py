@@ -41,9 +41,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "action",
         nargs="?",
         default="show",
-        choices=["show", "approve", "remove", "set-qty", "clear"],
+        choices=["show", "stage", "approve", "remove", "set-qty", "clear"],
     )
-    lp.add_argument("ids", nargs="*", type=int, help="lineup ids (set-qty: ID N)")
+    lp.add_argument(
+        "ids",
+        nargs="*",
+        type=int,
+        help="lineup ids (set-qty: ID N; stage: a scan's candidate id, then N)",
+    )
     lp.set_defaults(func=_lineup)
 
 
@@ -146,10 +151,13 @@ def _render_lineup(data: dict[str, Any]) -> None:
             print(f"held (count in their sector's cap): {b['held_symbols'].replace(',', ', ')}")
     else:
         print(f"budget unavailable: {b.get('reason')}")
-    print(
-        f"{'id':>5} {'status':<9} {'symbol':<7} {'expiry':<9} {'strike':>8} {'qty':>4} "
-        f"{'premium':>8} {'margin/ct':>11}  flags"
-    )
+    if not data["entries"]:
+        print("lineup: empty (putdesk scan --auto-select, or putdesk lineup stage)")
+    else:
+        print(
+            f"{'id':>5} {'status':<9} {'symbol':<7} {'expiry':<9} {'strike':>8} {'qty':>4} "
+            f"{'premium':>8} {'margin/ct':>11}  flags"
+        )
     for e in data["entries"]:
         print(
             f"{e['id']:>5} {e['status']:<9} {e['symbol']:<7} {e['expiry']:<9} "
@@ -179,11 +187,23 @@ def _done_when(ts: Any) -> str:
 
 
 def _lineup(args: argparse.Namespace) -> int:
-    from engine.api.models import Approve, ClearLineup, GetLineup, SetQuantity, Unstage
+    from engine.api.models import (
+        Approve,
+        ClearLineup,
+        GetLineup,
+        SetQuantity,
+        Stage,
+        Unstage,
+    )
 
     cmd: Any
     if args.action == "show":
         cmd = GetLineup()
+    elif args.action == "stage":
+        if len(args.ids) not in (1, 2) or (len(args.ids) == 2 and args.ids[1] < 1):
+            print("usage: putdesk lineup stage CANDIDATE_ID [N]  (N >= 1)", file=sys.stderr)
+            return 2
+        cmd = Stage(candidate_id=args.ids[0], quantity=args.ids[1] if len(args.ids) == 2 else None)
     elif args.action == "approve":
         cmd = Approve(lineup_ids=args.ids or None)
     elif args.action == "remove":

@@ -80,6 +80,35 @@ def test_lineup_edit_cycle(run: Run) -> None:
     assert code == 0 and doc["data"]["lineup"]["entries"] == []
 
 
+def test_lineup_stage_one_candidate_of_the_scan(run: Run) -> None:
+    code, out, _ = run("scan", "--symbols", *SYMBOLS, "--override-closed", "--json")
+    chosen = [c for c in doc_of(out)["data"]["candidates"] if c["status"] == "candidate"]
+    assert code == 0 and chosen
+    pick = chosen[0]
+    code, out, _ = run("lineup", "stage", str(pick["id"]), "2")
+    assert code == 0 and out.startswith("stage: lineup_id "), out
+    assert f" {pick['symbol']} " in out and "staged" in out
+    code, out, _ = run("lineup", "stage", str(pick["id"]), "--json")
+    doc = doc_of(out)
+    assert code == 3 and doc["reason_code"] == "symbol_already_staged"
+    code, out, _ = run("lineup", "--json")
+    (entry,) = doc_of(out)["data"]["entries"]
+    assert entry["candidate_id"] == pick["id"] and entry["quantity"] == 2
+    code, _out, err = run("lineup", "stage")
+    assert code == 2 and "usage: putdesk lineup stage CANDIDATE_ID [N]" in err
+    code, out, _ = run("lineup", "stage", "999999", "--json")
+    assert code == 1 and doc_of(out)["reason_code"] == "no_candidate"
+
+
+def test_lineup_with_no_entries_says_so(capsys: object) -> None:
+    from engine.cli.cmd_scan import _render_lineup
+
+    _render_lineup({"entries": [], "budget": {"available": False, "reason": "x"}})
+    out = capsys.readouterr().out  # type: ignore[attr-defined]
+    assert "lineup: empty (putdesk scan --auto-select, or putdesk lineup stage)" in out
+    assert "margin/ct" not in out
+
+
 def test_lineup_done_rows_say_when(capsys: object) -> None:
     from engine.cli.cmd_scan import _render_lineup
 
