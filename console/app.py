@@ -29,7 +29,7 @@ from textual.worker import Worker, WorkerState
 from config.models import PutdeskConfig
 from console import messages as m
 from console.commands import PutdeskCommands
-from console.confirm_text import execute_text, kill_text, protect_text
+from console.confirm_text import execute_text, kill_text, nt_text, protect_text
 from console.engine_link import AccountLink, ApiFactory, EngineAPI, close_api
 from console.keymap import APP_BINDINGS, validate_keymap
 from console.screens.accounts import AccountChoice, AccountPicker
@@ -1105,10 +1105,7 @@ class PutdeskApp(App[int]):
                 self.send("nt_run", NtRun())
 
         self.push_screen(
-            ConfirmScreen(
-                "Run NakedTrader",
-                "Select and place today's index put now? (dry run by default on live accounts)",
-            ),
+            ConfirmScreen("Run NakedTrader", nt_text(self.state.get("nt") or {})),
             done,
         )
 

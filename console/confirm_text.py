@@ -1,6 +1,7 @@
 """What a confirmation dialog says will happen, from the state the console shows: the
 entries Execute now sends, the orders the kill switch cancels and the positions it leaves
-without exits, the positions Protect places exits for. Pure functions of that state."""
+without exits, the positions Protect places exits for, the NakedTrader plan a run follows.
+Pure functions of that state."""
 
 from __future__ import annotations
 
@@ -137,3 +138,36 @@ def protect_text(positions: Sequence[dict[str, Any]]) -> str:
         f"Place a take-profit and a stop for {_plural(len(bare), 'open position')} without "
         f"exits: {_named(bare)}?"
     )
+
+
+def nt_text(data: dict[str, Any]) -> str:
+    """What a NakedTrader run would do: today's plan (symbol, delta band, contracts, dry run
+    or orders, entry window), and today's trade when there is one already."""
+    plan = data.get("plan") or {}
+    if not plan:
+        return "Select and place today's index put now? (no plan is shown yet)"
+    rng = plan.get("delta_range") or [None, None]
+    how = "dry run, no orders" if plan.get("dry_run") else "sends orders"
+
+    def d(v: Any) -> str:
+        return f"{float(v):.3f}" if v is not None else "?"
+
+    text = (
+        f"Select and place today's {plan.get('symbol', '?')} put now: target |delta| "
+        f"{d(plan.get('target_delta'))} (band {d(rng[0])}-{d(rng[1])}), "
+        f"{_plural(int(plan.get('contracts') or 0), 'contract')}, {how}?"
+    )
+    window = plan.get("entry_window")
+    if "entry_window" in plan:
+        text += (
+            f"\nEntry window {window} ET: a run outside it is refused."
+            if window
+            else "\nNo NYSE session today: the run is refused."
+        )
+    trade = data.get("trade")
+    if trade:
+        text += (
+            f"\nToday's trade exists already: SELL {trade.get('quantity', '?')} "
+            f"{contract_text({**trade, 'right': 'P'})} (max_daily_trades decides a second)."
+        )
+    return text

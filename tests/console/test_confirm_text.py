@@ -129,3 +129,27 @@ def test_protect_names_the_positions_without_exits() -> None:
 def test_protect_with_every_position_covered_says_so() -> None:
     text = protect_text([position(2, "META", 490.0, "working")])
     assert text.startswith("Every open putdesk position shows exits working")
+
+
+def test_nakedtrader_names_the_plan_window_and_a_trade_already_made() -> None:
+    from console.confirm_text import nt_text
+
+    plan = {
+        "symbol": "XSP",
+        "target_delta": 0.065,
+        "delta_range": [0.055, 0.075],
+        "contracts": 2,
+        "dry_run": False,
+        "entry_window": "09:45-15:30",
+    }
+    text = nt_text({"plan": plan})
+    assert text == (
+        "Select and place today's XSP put now: target |delta| 0.065 (band 0.055-0.075), "
+        "2 contracts, sends orders?\nEntry window 09:45-15:30 ET: a run outside it is refused."
+    )
+    trade = {"symbol": "XSP", "strike": 575.0, "expiry": "20261127", "quantity": 1}
+    again = nt_text({"plan": {**plan, "dry_run": True, "entry_window": None}, "trade": trade})
+    assert "2 contracts, dry run, no orders?" in again
+    assert "No NYSE session today: the run is refused." in again
+    assert "Today's trade exists already: SELL 1 XSP 575P Nov27" in again
+    assert nt_text({}).endswith("(no plan is shown yet)")

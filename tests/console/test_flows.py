@@ -159,6 +159,13 @@ async def test_confirm_dialogs_say_what_will_happen() -> None:
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         assert "Nothing is approved, so this run sends nothing" in app.screen.message
+        await pilot.press("n")
+        await settle(pilot)
+        await pilot.press("n")
+        await pilot.pause()
+        assert isinstance(app.screen, ConfirmScreen)
+        assert "today's SPX put now: target |delta| 0.065" in app.screen.message
+        assert "Today's trade exists already: SELL 1 SPX 5650P Nov24" in app.screen.message
 
 
 async def test_execute_on_live_account_needs_typed_word() -> None:
