@@ -25,8 +25,9 @@ class NakedTraderView(Static):
         t.append("Today's plan\n", style="bold underline")
         if plan:
             rng = plan.get("delta_range") or [None, None]
+            sym, cls = plan.get("symbol", DASH), plan.get("trading_class")
             t.append(
-                f"  {plan.get('symbol', DASH)} ({plan.get('trading_class', DASH)})  "
+                f"  {sym}{f' ({cls})' if cls and cls != sym else ''}  "
                 f"target Δ {num(plan.get('target_delta'), 3)} "
                 f"range {num(rng[0], 3)}-{num(rng[1], 3)}\n"
                 f"  {_when(plan.get('scheduled_at'), *self._zone_and_day())}\n"

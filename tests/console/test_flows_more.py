@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import DataTable
 
 from config.models import ConsoleConfig, PutdeskConfig
@@ -168,6 +170,23 @@ async def test_nakedtrader_pane_says_when_the_band_was_widened() -> None:
         text = str(app.main.query_one(NakedTraderView).render())
         assert "SELL 1 SPX 5,650P Nov24" in text
         assert "chosen after widening the delta band 1x (nothing in the planned range)" in text
+        assert "SPX (SPXW)  target" in text  # the trading class, when it is not the symbol
+
+
+async def test_nakedtrader_plan_names_a_trading_class_like_its_symbol_once() -> None:
+    class XspFake(FakeEngineAPI):
+        def _NtStatus(self, cmd: Any) -> Any:
+            r = super()._NtStatus(cmd)
+            r.data["plan"].update(symbol="XSP", trading_class="XSP")
+            return r
+
+    app = make_app(XspFake())
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        text = str(app.main.query_one(NakedTraderView).render())
+        assert "  XSP  target" in text and "(XSP)" not in text
 
 
 async def test_visible_positions_pane_is_refetched_as_marks_move(monkeypatch) -> None:  # type: ignore[no-untyped-def]
