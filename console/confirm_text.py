@@ -15,6 +15,7 @@ from console.widgets.positions import WORKING_STATUSES
 #: Contracts named in a dialog before the rest are only counted.
 MAX_NAMED = 6
 EXIT_ROLES = ("take_profit", "stop")
+#: How the kill dialog counts orders by bracket role, in this order.
 ROLE_WORDS = {
     "entry": ("entry", "entries"),
     "take_profit": ("take-profit", "take-profits"),
@@ -73,15 +74,10 @@ def execute_text(entries: Sequence[dict[str, Any]]) -> str:
 
 
 def _working_putdesk(orders: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [
-        o
-        for o in orders
-        if o.get("status") in WORKING_STATUSES
-        and (o.get("putdesk") or str(o.get("order_ref") or "").startswith("pd-"))
-    ]
+    return [o for o in orders if o.get("status") in WORKING_STATUSES and o.get("putdesk")]
 
 
-def _open_options(positions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+def _open_positions(positions: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     return [p for p in positions if float(p.get("quantity") or p.get("position") or 0) != 0]
 
 
@@ -98,16 +94,18 @@ def kill_text(positions: Sequence[dict[str, Any]], orders: Sequence[dict[str, An
     for o in working:
         role = str(o.get("role") or "order")
         counts[role] = counts.get(role, 0) + 1
-    order = ["entry", "take_profit", "stop"]
+    rank = list(ROLE_WORDS)
     parts = [
         _plural(n, *ROLE_WORDS.get(role, ("order", "orders")))
         for role, n in sorted(
-            counts.items(), key=lambda kv: order.index(kv[0]) if kv[0] in order else 9
+            counts.items(), key=lambda kv: rank.index(kv[0]) if kv[0] in rank else 9
         )
     ]
     exits_of = {int(o.get("con_id") or 0) for o in working if o.get("role") in EXIT_ROLES}
     bare = [
-        contract_text(p) for p in _open_options(positions) if int(p.get("con_id") or 0) in exits_of
+        contract_text(p)
+        for p in _open_positions(positions)
+        if int(p.get("con_id") or 0) in exits_of
     ]
     text = (
         f"Cancel ALL {_plural(len(working), 'working putdesk order')} "
@@ -126,7 +124,7 @@ def protect_text(positions: Sequence[dict[str, Any]]) -> str:
     """Which open positions Protect would place a take-profit and a stop for."""
     bare = [
         contract_text(p)
-        for p in _open_options(positions)
+        for p in _open_positions(positions)
         if p.get("bracket_status") == "unprotected"
     ]
     if not bare:

@@ -156,6 +156,7 @@ async def test_bracket_and_kill_cancel_only_putdesk_orders() -> None:
         orders = (await eng.request(GetOrders())).data["orders"]
         roles = {o["order_ref"]: o["role"] for o in orders if o["order_ref"].startswith("pd-br")}
         assert roles == {"pd-br-1": "entry", "pd-br-1-tp": "take_profit", "pd-br-1-sl": "stop"}
+        assert all(o["putdesk"] for o in orders if o["order_ref"].startswith("pd-br"))
         res = await eng.request(Kill(reason="test"))
         assert res.ok and res.data["cancelled"] >= 1
         st = await eng.request(GetStatus())

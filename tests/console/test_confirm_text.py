@@ -21,8 +21,8 @@ def entry(sym: str, strike: float, status: str, qty: int = 1, **kw: Any) -> dict
     }
 
 
-def order(con_id: int, role: str, status: str = "Submitted", ref: str = "pd-L1-1") -> dict:
-    return {"con_id": con_id, "role": role, "status": status, "order_ref": ref}
+def order(con_id: int, role: str, status: str = "Submitted", putdesk: bool = True) -> dict:
+    return {"con_id": con_id, "role": role, "status": status, "putdesk": putdesk}
 
 
 def position(con_id: int, sym: str, strike: float, bracket: str = "working") -> dict:
@@ -83,11 +83,11 @@ def test_kill_counts_orders_by_role_and_names_the_positions_left_bare() -> None:
         order(1, "stop"),
         order(2, "take_profit"),
         order(2, "stop"),
-        order(3, "entry", ref="pd-L3-1"),
-        order(3, "take_profit", status="PreSubmitted", ref="pd-L3-1-tp"),
-        order(3, "stop", status="PreSubmitted", ref="pd-L3-1-sl"),
+        order(3, "entry"),
+        order(3, "take_profit", status="PreSubmitted"),
+        order(3, "stop", status="PreSubmitted"),
         order(4, "stop", status="Cancelled"),  # not working: not counted
-        order(5, "entry", ref="manual-1"),  # not putdesk's: left alone by the kill
+        order(5, "entry", putdesk=False),  # not putdesk's: left alone by the kill
     ]
     positions = [position(1, "UNH", 280.0), position(2, "META", 490.0), position(9, "KO", 60.0)]
     text = kill_text(positions, orders)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.widgets import Input, Select
 from textual.widgets.data_table import ColumnKey
 
@@ -143,29 +145,28 @@ async def test_kill_switch_asks_first() -> None:
 
 async def test_confirm_dialogs_say_what_will_happen() -> None:
     """The kill switch names the orders it cancels and the positions it leaves without exits;
-    Execute now names what it sends (here: nothing approved)."""
+    Execute now names what it sends (here: nothing approved); NakedTrader shows its plan."""
     app = make_app()
-    async with app.run_test(size=(120, 40)) as pilot:
-        await settle(pilot)
-        await pilot.press("K")
+
+    async def ask(pilot: Any, key: str) -> str:
+        """The dialog's text after `key`; answered no."""
+        await pilot.press(key)
         await pilot.pause()
         assert isinstance(app.screen, ConfirmScreen)
         text = app.screen.message
+        await pilot.press("n")
+        await settle(pilot)
+        return text
+
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        text = await ask(pilot, "K")
         assert "Cancel ALL 2 working putdesk orders (1 take-profit, 1 stop)" in text, text
         assert "1 open position loses its exits and stays open, UNPROTECTED: SPX 5650P" in text
-        await pilot.press("n")
-        await settle(pilot)
-        await pilot.press("x")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "Nothing is approved, so this run sends nothing" in app.screen.message
-        await pilot.press("n")
-        await settle(pilot)
-        await pilot.press("n")
-        await pilot.pause()
-        assert isinstance(app.screen, ConfirmScreen)
-        assert "today's SPX put now: target |delta| 0.065" in app.screen.message
-        assert "Today's trade exists already: SELL 1 SPX 5650P Nov24" in app.screen.message
+        assert "Nothing is approved, so this run sends nothing" in await ask(pilot, "x")
+        text = await ask(pilot, "n")
+        assert "today's SPX put now: target |delta| 0.065" in text
+        assert "Today's trade exists already: SELL 1 SPX 5650P Nov24" in text
 
 
 async def test_execute_on_live_account_needs_typed_word() -> None:
