@@ -138,6 +138,10 @@ class MainScreen(Screen[None]):
         return ""
 
     def show_pane(self, name: str) -> None:
+        if name == self.active_pane:
+            # no TabActivated follows: give the pane its focus back (pane keys need it)
+            self._focus_pane(name)
+            return
         # drop focus first: a focused widget left in a hidden pane would switch back to it
         self.set_focus(None)
         self.query_one("#panes", TabbedContent).active = name

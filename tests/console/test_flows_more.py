@@ -105,6 +105,30 @@ async def test_panes_switch_by_number_at_80x24() -> None:
         assert app.main.has_class("-narrow")
 
 
+async def test_the_number_of_the_pane_shown_keeps_its_keys_working() -> None:
+    """Pressing the pane's own number again (2 on the Lineup) left nothing focused, so `+`,
+    `space` and `delete` did nothing; the pane's table keeps (or gets back) the focus."""
+    from console.widgets.lineup import LineupTable
+    from engine.api.models import SetQuantity
+
+    app = make_app()
+    fake = app.fake  # type: ignore[attr-defined]
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("s")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        assert isinstance(app.focused, LineupTable)
+        await pilot.press("plus")
+        await settle(pilot)
+        assert any(isinstance(c, SetQuantity) for c in fake.requests)
+
+
 async def test_engine_unreachable_is_shown_and_console_stays_up() -> None:
     async def broken() -> FakeEngineAPI:
         raise ConnectionRefusedError("no engine socket")
