@@ -139,8 +139,10 @@ class MainScreen(Screen[None]):
 
     def show_pane(self, name: str) -> None:
         if name == self.active_pane:
-            # no TabActivated follows: give the pane its focus back (pane keys need it)
-            self._focus_pane(name)
+            # no TabActivated follows: keep the focus, or give the pane its own (its keys
+            # need a focused widget)
+            if self.focused is None:
+                self._focus_pane(name)
             return
         # drop focus first: a focused widget left in a hidden pane would switch back to it
         self.set_focus(None)
